@@ -1,0 +1,595 @@
+/**
+ * Delivery: moves a run's journal to one destination (a tracker), from each
+ * segment's cursor onwards. It is the same code live (following the segment
+ * this process writes) and in `sync` (reading every segment to its end).
+ *
+ * Records are cut into batches that fit the flavor's limits; each batch is
+ * retried under the retry policy; a segment's cursor advances only over
+ * records whose every batch was acknowledged, so a crash replays at most the
+ * records that were in flight, and flavors make those replays idempotent.
+ */
+import { join } from 'node:path';
+import type { BaseExperimentTracker } from '../base-tracker.js';
+import { type BackendError, toBackendError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type {
+  ArtifactUpload,
+  FinalRunStatus,
+  FlavorLimits,
+  MetricPoint,
+  RunInit,
+  RunRef,
+  WriteBatch,
+} from '../types.js';
+import { type DataRecord, decodeMetrics, JournalReader, recordEvents } from './journal.js';
+import { type RetryPolicy, retryDelay, sleep } from './retry.js';
+import type { RunDir, SegmentCursor } from './run-dir.js';
+
+/** Read ahead no further than this many queued tasks: memory stays bounded whatever the backend does. */
+const MAX_QUEUED_TASKS = 32;
+const READ_CHUNK_BYTES = 1024 * 1024;
+const CURSOR_PERSIST_MS = 250;
+
+export interface DeliveryOptions {
+  runDir: RunDir;
+  destination: string;
+  tracker: BaseExperimentTracker<any>;
+  /** What to create the backend run from, when the destination has no ref yet. */
+  init: () => Promise<RunInit>;
+  /** Segments to deliver, in order. */
+  segments: string[];
+  retry: RetryPolicy;
+  logger: Logger;
+  /** When every segment is read and none held an end record, finish the run with this status. */
+  finishIfNoEnd?: FinalRunStatus | undefined;
+}
+
+interface PendingRecord {
+  q: number;
+  events: number;
+  /** Tasks (including the open batch) that still carry part of this record. */
+  remaining: number;
+  /** Every unit of the record was put into some task. */
+  sealed: boolean;
+}
+
+interface Segment {
+  name: string;
+  reader: JournalReader;
+  cursor: SegmentCursor;
+  pending: PendingRecord[];
+  dirty: boolean;
+  exhausted: boolean;
+}
+
+type Task =
+  | { kind: 'write'; batch: WriteBatch; parts: Part[] }
+  | { kind: 'artifact'; artifact: ArtifactUpload; parts: Part[] }
+  | { kind: 'finish'; status: FinalRunStatus; endTime: number; parts: Part[] };
+
+interface Part {
+  segment: Segment;
+  record: PendingRecord;
+}
+
+interface OpenBatch {
+  params: Map<string, string>;
+  tags: Map<string, string>;
+  metrics: MetricPoint[];
+  bytes: number;
+  parts: Part[];
+}
+
+export interface DeliveryStatus {
+  destination: string;
+  ref: RunRef | undefined;
+  /** Events read from the journal and not yet acknowledged by this destination. */
+  pendingEvents: number;
+  /** Events acknowledged (or refused, see `errors`) since this delivery started. */
+  ackedEvents: number;
+  finished: boolean;
+  errors: BackendError[];
+}
+
+export class Delivery {
+  readonly destination: string;
+  readonly errors: BackendError[] = [];
+  private readonly options: DeliveryOptions;
+  private readonly tracker: BaseExperimentTracker<any>;
+  private readonly limits: FlavorLimits;
+  private readonly concurrency: number;
+  private readonly segments: Segment[] = [];
+  private readonly tasks: Task[] = [];
+  private open: OpenBatch | undefined;
+  private finishPlan: { status: FinalRunStatus; endTime: number; part: Part } | undefined;
+  private ref: RunRef | undefined;
+  private finished = false;
+  private fatal: BackendError | undefined;
+  private inflight = 0;
+  private pausedUntil = 0;
+  private unacked = 0;
+  private acked = 0;
+  private sawEnd = false;
+  private pauseTimer: NodeJS.Timeout | undefined;
+  private readonly abort = new AbortController();
+  private wakeUp: (() => void) | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private loop: Promise<void> | undefined;
+  private cursorTimer: NodeJS.Timeout | undefined;
+  private createStarted: Promise<RunRef | undefined> | undefined;
+  private warnedUnreachable = false;
+
+  constructor(options: DeliveryOptions) {
+    this.options = options;
+    this.destination = options.destination;
+    this.tracker = options.tracker;
+    this.limits = options.tracker.limits;
+    const capabilities = options.tracker.capabilities;
+    this.concurrency = capabilities.orderedWrites ? 1 : Math.max(1, capabilities.maxConcurrency);
+  }
+
+  /** The backend run's ref, once known. */
+  get runRef(): RunRef | undefined {
+    return this.ref;
+  }
+
+  /**
+   * Creates (or finds again) the backend run. Retries until it succeeds, a
+   * non-retryable error comes back, or the delivery is stopped.
+   */
+  ensureRun(): Promise<RunRef | undefined> {
+    this.createStarted ??= this.createRun();
+    return this.createStarted;
+  }
+
+  /** Starts delivering in the background. */
+  start(): void {
+    this.loop ??= this.run().catch((error) => {
+      this.fail(toBackendError(error));
+    });
+  }
+
+  /** New records were appended: look again. */
+  wake(): void {
+    const wake = this.wakeUp;
+    this.wakeUp = undefined;
+    wake?.();
+  }
+
+  /**
+   * Waits until everything there is now was delivered (and the run finished,
+   * if its end was journaled), the delivery failed, or `deadline` passed.
+   */
+  async drain(deadline: number): Promise<DeliveryStatus> {
+    this.start();
+    this.wake();
+    if (this.fatal !== undefined) return this.status();
+    const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    const remaining = deadline - Date.now();
+    if (remaining > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        idle,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, remaining);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    await this.persistCursors();
+    return this.status();
+  }
+
+  status(): DeliveryStatus {
+    return {
+      destination: this.destination,
+      ref: this.ref,
+      pendingEvents: this.unacked,
+      ackedEvents: this.acked,
+      finished: this.finished,
+      errors: [...this.errors],
+    };
+  }
+
+  /** Stops retrying and reading; what is not delivered stays in the journal. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.wake();
+    await this.loop;
+    await this.persistCursors();
+  }
+
+  private async createRun(): Promise<RunRef | undefined> {
+    const state = await this.options.runDir.readDeliveryState(this.destination);
+    if (state.finished !== undefined) this.finished = true;
+    const existing = state.ref;
+    for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
+      try {
+        const ref = existing
+          ? await this.tracker.resumeRun(existing)
+          : await this.tracker.createRun(await this.options.init());
+        this.ref = ref;
+        await this.options.runDir.writeDeliveryState(this.destination, {
+          ...state,
+          ref,
+        });
+        if (this.warnedUnreachable) {
+          this.options.logger.info(`${this.destination}: backend reachable again, delivering`);
+        }
+        this.wake();
+        return ref;
+      } catch (error) {
+        const backendError = toBackendError(error);
+        if (!backendError.retryable) {
+          this.fail(backendError);
+          return undefined;
+        }
+        if (!this.warnedUnreachable) {
+          this.warnedUnreachable = true;
+          this.options.logger.warn(
+            `${this.destination}: cannot reach the backend (${backendError.message}); logging to the journal and retrying in the background`,
+          );
+        }
+        await sleep(retryDelay(this.options.retry, attempt, backendError), this.abort.signal);
+      }
+    }
+    return undefined;
+  }
+
+  private fail(error: BackendError): void {
+    this.fatal = error;
+    this.errors.push(error);
+    this.options.logger.warn(
+      `${this.destination}: ${error.message}; the run stays in the journal (deliver it later with \`trackstack sync ${this.options.runDir.uid}\`)`,
+    );
+    this.notifyIdle();
+  }
+
+  private async run(): Promise<void> {
+    for (const name of this.options.segments) {
+      this.segments.push({
+        name,
+        reader: new JournalReader(this.options.runDir.segmentPath(name)),
+        cursor: await this.options.runDir.readCursor(this.destination, name),
+        pending: [],
+        dirty: false,
+        exhausted: false,
+      });
+    }
+    const ref = await this.ensureRun();
+    if (ref === undefined) return;
+    while (!this.abort.signal.aborted && this.fatal === undefined) {
+      const wake = new Promise<void>((resolve) => {
+        this.wakeUp = resolve;
+      });
+      const readSome = this.tasks.length < MAX_QUEUED_TASKS && (await this.readMore());
+      this.launch();
+      if (this.isIdle()) this.notifyIdle();
+      if (!readSome) await wake;
+    }
+    this.notifyIdle();
+  }
+
+  private isIdle(): boolean {
+    return (
+      this.tasks.length === 0 &&
+      this.inflight === 0 &&
+      this.open === undefined &&
+      this.finishPlan === undefined &&
+      this.segments.every((segment) => segment.exhausted)
+    );
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Reads new records from the segments and cuts them into tasks; says whether any came. */
+  private async readMore(): Promise<boolean> {
+    let readSome = false;
+    for (const segment of this.segments) {
+      const records = await segment.reader.read(READ_CHUNK_BYTES);
+      segment.exhausted = records.length === 0;
+      readSome ||= records.length > 0;
+      for (const record of records) {
+        if (record.t === 'e') this.sawEnd = true;
+        if (record.q <= segment.cursor.q) continue;
+        this.cut(segment, record);
+      }
+      // A chunk is cut whole (it is bounded by READ_CHUNK_BYTES); read no further until tasks drain.
+      if (this.tasks.length >= MAX_QUEUED_TASKS) break;
+    }
+    if (this.segments.every((segment) => segment.exhausted)) {
+      this.closeBatch();
+      this.planFinish();
+    }
+    return readSome;
+  }
+
+  private cut(segment: Segment, record: DataRecord): void {
+    const pending: PendingRecord = {
+      q: record.q,
+      events: recordEvents(record),
+      remaining: 0,
+      sealed: false,
+    };
+    segment.pending.push(pending);
+    this.unacked += pending.events;
+    const part: Part = { segment, record: pending };
+    switch (record.t) {
+      case 'b': {
+        for (const [key, value] of record.p ?? []) this.addParam(part, key, value);
+        for (const [key, value] of record.g ?? []) this.addTag(part, key, value);
+        if (record.m !== undefined) {
+          const { keys, k, v, s, ts } = decodeMetrics(record.m);
+          for (let i = 0; i < record.m.n; i++) {
+            const key = keys[k[i]!]!;
+            this.addMetric(part, { key, value: v[i]!, step: s[i]!, timestamp: ts[i]! });
+          }
+        }
+        break;
+      }
+      case 'a': {
+        this.closeBatch();
+        if (this.tracker.capabilities.artifacts) {
+          pending.remaining += 1;
+          this.tasks.push({
+            kind: 'artifact',
+            artifact: {
+              localPath: join(this.options.runDir.path, record.file),
+              path: record.path,
+              size: record.size,
+              sha256: record.sha256,
+              contentType: record.ct,
+            },
+            parts: [part],
+          });
+        }
+        break;
+      }
+      case 'e': {
+        this.closeBatch();
+        pending.remaining += 1;
+        this.finishPlan = { status: record.status, endTime: record.time, part };
+        break;
+      }
+    }
+    pending.sealed = true;
+    this.advance(segment);
+  }
+
+  private openBatch(part: Part): OpenBatch {
+    let batch = this.open;
+    if (batch === undefined) {
+      batch = { params: new Map(), tags: new Map(), metrics: [], bytes: 64, parts: [] };
+      this.open = batch;
+    }
+    const last = batch.parts[batch.parts.length - 1];
+    if (last?.record !== part.record) {
+      part.record.remaining += 1;
+      batch.parts.push(part);
+    }
+    return batch;
+  }
+
+  private entities(batch: OpenBatch): number {
+    return batch.params.size + batch.tags.size + batch.metrics.length;
+  }
+
+  private fits(batch: OpenBatch, bytes: number): boolean {
+    return (
+      this.entities(batch) < this.limits.maxEntitiesPerBatch &&
+      batch.bytes + bytes <= this.limits.maxBatchBytes
+    );
+  }
+
+  private addParam(part: Part, key: string, value: string): void {
+    let batch = this.openBatch(part);
+    const bytes = key.length + value.length + 32;
+    const previous = batch.params.get(key);
+    if (previous === value) return;
+    if (
+      previous !== undefined ||
+      batch.params.size >= this.limits.maxParamsPerBatch ||
+      !this.fits(batch, bytes)
+    ) {
+      this.closeBatch();
+      batch = this.openBatch(part);
+    }
+    batch.params.set(key, value);
+    batch.bytes += bytes;
+  }
+
+  private addTag(part: Part, key: string, value: string): void {
+    let batch = this.openBatch(part);
+    const bytes = key.length + value.length + 32;
+    if (
+      !batch.tags.has(key) &&
+      (batch.tags.size >= this.limits.maxTagsPerBatch || !this.fits(batch, bytes))
+    ) {
+      this.closeBatch();
+      batch = this.openBatch(part);
+    }
+    batch.tags.set(key, value);
+    batch.bytes += bytes;
+  }
+
+  private addMetric(part: Part, point: MetricPoint): void {
+    let batch = this.openBatch(part);
+    const bytes = point.key.length + 72;
+    if (batch.metrics.length >= this.limits.maxMetricsPerBatch || !this.fits(batch, bytes)) {
+      this.closeBatch();
+      batch = this.openBatch(part);
+    }
+    batch.metrics.push(point);
+    batch.bytes += bytes;
+  }
+
+  private closeBatch(): void {
+    const batch = this.open;
+    if (batch === undefined) return;
+    this.open = undefined;
+    this.tasks.push({
+      kind: 'write',
+      batch: {
+        params: [...batch.params].map(([key, value]) => ({ key, value })),
+        tags: [...batch.tags].map(([key, value]) => ({ key, value })),
+        metrics: batch.metrics,
+      },
+      parts: batch.parts,
+    });
+  }
+
+  /** The final status goes out last, once everything before it was acknowledged. */
+  private planFinish(): void {
+    const status = this.options.finishIfNoEnd;
+    const segment = this.segments[this.segments.length - 1];
+    if (status === undefined || segment === undefined) return;
+    if (this.sawEnd || this.finished || this.finishPlan !== undefined) return;
+    const record: PendingRecord = { q: segment.cursor.q, events: 0, remaining: 1, sealed: true };
+    this.finishPlan = { status, endTime: Date.now(), part: { segment, record } };
+  }
+
+  private launch(): void {
+    const pause = this.pausedUntil - Date.now();
+    if (pause > 0) {
+      // Nothing else may wake the loop when the pause ends: set a timer that does.
+      if (this.pauseTimer === undefined) {
+        this.pauseTimer = setTimeout(() => {
+          this.pauseTimer = undefined;
+          this.wake();
+        }, pause);
+        this.pauseTimer.unref();
+      }
+      return;
+    }
+    while (this.inflight < this.concurrency) {
+      let task = this.tasks.shift();
+      if (task === undefined) {
+        const plan = this.finishPlan;
+        if (plan === undefined || this.inflight > 0 || this.open !== undefined) return;
+        if (!this.segments.every((segment) => segment.exhausted)) return;
+        this.finishPlan = undefined;
+        if (this.finished) {
+          this.complete({
+            kind: 'finish',
+            status: plan.status,
+            endTime: plan.endTime,
+            parts: [plan.part],
+          });
+          continue;
+        }
+        task = { kind: 'finish', status: plan.status, endTime: plan.endTime, parts: [plan.part] };
+      }
+      this.inflight += 1;
+      void this.execute(task);
+    }
+  }
+
+  private async execute(task: Task): Promise<void> {
+    const ref = this.ref!;
+    for (let attempt = 0; ; attempt++) {
+      const wait = this.pausedUntil - Date.now();
+      if (wait > 0) await sleep(wait, this.abort.signal);
+      if (this.abort.signal.aborted) break;
+      try {
+        switch (task.kind) {
+          case 'write':
+            await this.tracker.writeBatch(ref, task.batch);
+            break;
+          case 'artifact':
+            await this.tracker.uploadArtifact(ref, task.artifact);
+            break;
+          case 'finish':
+            await this.tracker.finishRun(ref, task.status, task.endTime);
+            this.finished = true;
+            await this.options.runDir.writeDeliveryState(this.destination, {
+              ref,
+              finished: task.status,
+            });
+            break;
+        }
+        this.complete(task);
+        break;
+      } catch (error) {
+        const backendError = toBackendError(error);
+        if (!backendError.retryable) {
+          this.reject(task, backendError);
+          break;
+        }
+        const delay = retryDelay(this.options.retry, attempt, backendError);
+        if (backendError.retryAfterMs !== undefined) {
+          this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
+        }
+        this.options.logger.debug(
+          `${this.destination}: ${task.kind} failed (${backendError.message}); retry in ${Math.round(delay)} ms`,
+        );
+        await sleep(delay, this.abort.signal);
+      }
+    }
+    this.inflight -= 1;
+    this.wake();
+  }
+
+  private reject(task: Task, error: BackendError): void {
+    this.errors.push(error);
+    this.options.logger.warn(
+      `${this.destination}: the backend refused a ${task.kind} (${error.message}); the rest of the run is still delivered`,
+    );
+    for (const { segment, record } of task.parts) {
+      segment.cursor.rejected ??= [];
+      segment.cursor.rejected.push({ q: record.q, code: error.code, message: error.message });
+    }
+    this.complete(task);
+  }
+
+  private complete(task: Task): void {
+    for (const { segment, record } of task.parts) {
+      record.remaining -= 1;
+      this.advance(segment);
+    }
+  }
+
+  /** Moves the segment's cursor over every leading record that is fully acknowledged. */
+  private advance(segment: Segment): void {
+    let moved = false;
+    while (segment.pending.length > 0) {
+      const head = segment.pending[0]!;
+      if (!head.sealed || head.remaining > 0) break;
+      segment.pending.shift();
+      segment.cursor.q = head.q;
+      this.unacked -= head.events;
+      this.acked += head.events;
+      moved = true;
+    }
+    if (moved) {
+      segment.dirty = true;
+      this.scheduleCursorPersist();
+    }
+  }
+
+  private scheduleCursorPersist(): void {
+    if (this.cursorTimer !== undefined) return;
+    this.cursorTimer = setTimeout(() => {
+      this.cursorTimer = undefined;
+      void this.persistCursors();
+    }, CURSOR_PERSIST_MS);
+    this.cursorTimer.unref();
+  }
+
+  private async persistCursors(): Promise<void> {
+    if (this.cursorTimer !== undefined) {
+      clearTimeout(this.cursorTimer);
+      this.cursorTimer = undefined;
+    }
+    for (const segment of this.segments) {
+      if (!segment.dirty) continue;
+      segment.dirty = false;
+      await this.options.runDir.writeCursor(this.destination, segment.name, {
+        ...segment.cursor,
+      });
+    }
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * The journal: an append-only file per run and per writing process (a
+ * "segment"), one JSON object per line. It is the durable copy of everything a
+ * run accepted and the queue the senders read from.
+ *
+ * Metric points travel as columns: each column is the little-endian bytes of a
+ * typed array, base64-encoded, so a block of thousands of points costs one
+ * line, is exact (NaN and ±Infinity included) and is cheap to write on the
+ * logging thread.
+ */
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { TrackstackError } from '../errors.js';
+import type { FinalRunStatus, KeyValue } from '../types.js';
+
+export const JOURNAL_VERSION = 1;
+
+export interface MetricsBlock {
+  /** Number of points. */
+  n: number;
+  /** Key names used in this block; `k` indexes into it. */
+  keys: string[];
+  /** base64 Uint32Array: key index per point. */
+  k: string;
+  /** base64 Float64Array: value per point. */
+  v: string;
+  /** base64 Float64Array: step per point. */
+  s: string;
+  /** base64 Float64Array: timestamp (epoch ms) per point. */
+  ts: string;
+}
+
+export interface HeaderRecord {
+  t: 'h';
+  v: number;
+  uid: string;
+  segment: string;
+  pid: number;
+  host: string;
+  time: number;
+}
+
+export interface BatchRecord {
+  t: 'b';
+  q: number;
+  p?: [string, string][];
+  g?: [string, string][];
+  m?: MetricsBlock;
+}
+
+export interface ArtifactRecord {
+  t: 'a';
+  q: number;
+  /** Destination path inside the run's artifacts. */
+  path: string;
+  /** Staged copy, relative to the run directory. */
+  file: string;
+  size: number;
+  sha256: string;
+  ct: string;
+}
+
+export interface EndRecord {
+  t: 'e';
+  q: number;
+  status: FinalRunStatus;
+  time: number;
+}
+
+export type DataRecord = BatchRecord | ArtifactRecord | EndRecord;
+export type JournalRecord = HeaderRecord | DataRecord;
+
+/** How many logged events (params, tags, points, artifacts, status) a record carries. */
+export function recordEvents(record: DataRecord): number {
+  switch (record.t) {
+    case 'b':
+      return (record.p?.length ?? 0) + (record.g?.length ?? 0) + (record.m?.n ?? 0);
+    case 'a':
+    case 'e':
+      return 1;
+  }
+}
+
+export function encodeColumn(array: Float64Array | Uint32Array, n: number): string {
+  return Buffer.from(array.buffer, array.byteOffset, n * array.BYTES_PER_ELEMENT).toString(
+    'base64',
+  );
+}
+
+export interface DecodedMetrics {
+  keys: string[];
+  k: Uint32Array;
+  v: Float64Array;
+  s: Float64Array;
+  ts: Float64Array;
+}
+
+export function decodeMetrics(block: MetricsBlock): DecodedMetrics {
+  return {
+    keys: block.keys,
+    k: new Uint32Array(copyBytes(block.k, block.n * 4)),
+    v: new Float64Array(copyBytes(block.v, block.n * 8)),
+    s: new Float64Array(copyBytes(block.s, block.n * 8)),
+    ts: new Float64Array(copyBytes(block.ts, block.n * 8)),
+  };
+}
+
+function copyBytes(base64: string, expected: number): ArrayBuffer {
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.length !== expected) {
+    throw new Error(`metric column has ${bytes.length} bytes, expected ${expected}`);
+  }
+  // A fresh ArrayBuffer: typed arrays need alignment that Buffer's pool does not promise.
+  const out = new ArrayBuffer(expected);
+  new Uint8Array(out).set(bytes);
+  return out;
+}
+
+/** Appends records to one segment file. Writes are synchronous: a line is in the OS once `append` returns. */
+export class JournalWriter {
+  readonly path: string;
+  private fd: number | undefined;
+  private nextSeq = 1;
+
+  constructor(path: string, header: Omit<HeaderRecord, 't' | 'v'>) {
+    this.path = path;
+    this.fd = openSync(path, 'wx', 0o600);
+    this.writeLine({ t: 'h', v: JOURNAL_VERSION, ...header });
+  }
+
+  /** The sequence number the next record will get. */
+  get seq(): number {
+    return this.nextSeq;
+  }
+
+  append<R extends DataRecord>(record: Omit<R, 'q'>): R {
+    const full = { ...record, q: this.nextSeq } as R;
+    this.writeLine(full);
+    this.nextSeq += 1;
+    return full;
+  }
+
+  sync(): void {
+    if (this.fd !== undefined) fsyncSync(this.fd);
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  get closed(): boolean {
+    return this.fd === undefined;
+  }
+
+  private writeLine(record: JournalRecord): void {
+    if (this.fd === undefined) {
+      throw new TrackstackError('RUN_ENDED', `journal ${this.path} is closed`);
+    }
+    const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
+    let written = 0;
+    while (written < line.length) {
+      written += writeSync(this.fd, line, written, line.length - written);
+    }
+  }
+}
+
+/**
+ * Reads a segment incrementally: each `read` returns the complete lines that
+ * were appended since the last call. A torn last line (the writer was killed
+ * mid-write) is never returned; a malformed line elsewhere is an error that
+ * names the file and line.
+ */
+export class JournalReader {
+  readonly path: string;
+  private offset = 0;
+  private line = 0;
+  private pending: Buffer = Buffer.alloc(0);
+  header: HeaderRecord | undefined;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  async read(maxBytes = 4 * 1024 * 1024): Promise<DataRecord[]> {
+    const handle = await open(this.path, 'r');
+    const chunks: Buffer[] = [this.pending];
+    let total = this.pending.length;
+    try {
+      const buffer = Buffer.allocUnsafe(Math.min(maxBytes, 1024 * 1024));
+      while (total < maxBytes) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.offset);
+        if (bytesRead === 0) break;
+        chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
+        this.offset += bytesRead;
+        total += bytesRead;
+      }
+    } finally {
+      await handle.close();
+    }
+    const data = Buffer.concat(chunks, total);
+    const lastNewline = data.lastIndexOf(10);
+    this.pending = lastNewline === -1 ? data : data.subarray(lastNewline + 1);
+    if (lastNewline === -1) return [];
+    const records: DataRecord[] = [];
+    let start = 0;
+    while (start <= lastNewline) {
+      const end = data.indexOf(10, start);
+      this.line += 1;
+      const record = this.parse(data.toString('utf8', start, end));
+      if (record !== undefined) records.push(record);
+      start = end + 1;
+    }
+    return records;
+  }
+
+  /** Reads everything there is now. */
+  async readAll(): Promise<DataRecord[]> {
+    const out: DataRecord[] = [];
+    for (;;) {
+      const before = this.offset;
+      for (const record of await this.read()) out.push(record);
+      if (this.offset === before) return out;
+    }
+  }
+
+  private parse(text: string): DataRecord | undefined {
+    let record: JournalRecord;
+    try {
+      record = JSON.parse(text) as JournalRecord;
+    } catch (error) {
+      throw new TrackstackError(
+        'CORRUPT_FILE',
+        `journal ${this.path} line ${this.line} is not valid JSON`,
+        { cause: error, hint: 'the file was edited or damaged; move it away to sync the rest' },
+      );
+    }
+    if (record.t === 'h') {
+      if (record.v > JOURNAL_VERSION) {
+        throw new TrackstackError(
+          'CORRUPT_FILE',
+          `journal ${this.path} has version ${record.v}; this trackstack reads up to ${JOURNAL_VERSION}`,
+          { hint: 'upgrade @trackstack/core' },
+        );
+      }
+      this.header = record;
+      return undefined;
+    }
+    if (record.t !== 'b' && record.t !== 'a' && record.t !== 'e') {
+      throw new TrackstackError(
+        'CORRUPT_FILE',
+        `journal ${this.path} line ${this.line} has an unknown record type`,
+      );
+    }
+    return record;
+  }
+}
+
+export function keyValuePairs(entries: KeyValue[]): [string, string][] {
+  return entries.map((entry) => [entry.key, entry.value]);
+}

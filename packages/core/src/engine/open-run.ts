@@ -1,0 +1,213 @@
+/**
+ * Starts (or resumes) a run: its directory, its journal segment, its
+ * deliveries, one per destination. Every tracker's `startRun` ends up here,
+ * so every run follows the same path whatever its flavors.
+ */
+import { v7 as uuidv7 } from 'uuid';
+import type { BaseExperimentTracker } from '../base-tracker.js';
+import { TrackstackError } from '../errors.js';
+import { consoleLogger, type Logger } from '../log.js';
+import { Run } from '../run.js';
+import { DEFAULT_LIMITS, type RunInit } from '../types.js';
+import { flattenParams, normalizeTags, strictestLimits } from '../validation.js';
+import { Delivery } from './delivery.js';
+import { JournalReader, JournalWriter } from './journal.js';
+import { MetricBuffer } from './metric-buffer.js';
+import { forgetRun, trackRun } from './process-hooks.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
+import { currentOwner, RunDir, type RunMeta } from './run-dir.js';
+
+export const UID_TAG = 'trackstack.uid';
+export const DEFAULT_EXPERIMENT = 'Default';
+
+export interface StartRunOptions {
+  /** Experiment (MLflow) or project-level grouping; default "Default". */
+  experiment?: string;
+  /** Display name; default a generated `run-<date>-<time>-<4 hex>`. */
+  name?: string;
+  tags?: Record<string, string | number | boolean>;
+  /** Params to log right away (same rules as `logParams`). */
+  params?: Record<string, unknown>;
+  /** The run's trackstack id: give one to resume a run (see `resume`). Default: a new UUIDv7. */
+  id?: string;
+  /**
+   * With `id`: 'never' (default) refuses an id that exists, 'allow' resumes it
+   * when it exists and creates it otherwise, 'must' refuses an id that does not exist.
+   */
+  resume?: 'never' | 'allow' | 'must';
+  /** Nest this run under another (a child run in MLflow). */
+  parent?: Run;
+  /** 'offline' (or TRACKSTACK_MODE=offline) journals only; `trackstack sync` delivers later. */
+  mode?: 'online' | 'offline';
+  /** How long `startRun` waits for the backend to create the run before going on journal-only. Default 10 s. */
+  startTimeoutMs?: number;
+  /** How long `end()` waits for delivery. Default 30 s. */
+  endTimeoutMs?: number;
+  /** How often buffered points are journaled. Default 1000 ms. */
+  flushIntervalMs?: number;
+  /** Points held in memory before they are journaled. Default 8192. */
+  bufferSize?: number;
+  retry?: Partial<RetryPolicy>;
+  logger?: Logger;
+}
+
+export interface Destination {
+  name: string;
+  tracker: BaseExperimentTracker<any>;
+}
+
+export async function openRun(
+  storeDir: string,
+  destinations: Destination[],
+  options: StartRunOptions = {},
+): Promise<Run> {
+  const logger = options.logger ?? consoleLogger;
+  const limits = strictestLimits(
+    destinations.map((d) => d.tracker.limits),
+    DEFAULT_LIMITS,
+  );
+  const startTags = normalizeTags(options.tags ?? {}, limits);
+  const startParams = flattenParams(options.params ?? {}, limits);
+  const uid = options.id ?? uuidv7();
+  const dir = new RunDir(storeDir, uid);
+  const resume = options.resume ?? 'never';
+
+  let meta: RunMeta | undefined;
+  try {
+    meta = dir.readMeta();
+  } catch (error) {
+    if (!TrackstackError.isInstance(error) || error.code !== 'RUN_NOT_FOUND') throw error;
+  }
+  if (meta !== undefined && resume === 'never') {
+    throw new TrackstackError('RUN_ENDED', `run ${uid} already exists`, {
+      hint: "pass resume: 'allow' to continue it",
+    });
+  }
+  if (meta === undefined && resume === 'must') {
+    throw new TrackstackError('RUN_NOT_FOUND', `no run ${uid} to resume in ${storeDir}`);
+  }
+
+  const loggedParams = new Map<string, string>();
+  if (meta === undefined) {
+    const startTime = Date.now();
+    meta = {
+      v: 1,
+      uid,
+      experiment: options.experiment ?? DEFAULT_EXPERIMENT,
+      name: options.name ?? generateRunName(startTime, uid),
+      startTime,
+      status: 'RUNNING',
+      tags: Object.fromEntries(startTags.map((t) => [t.key, t.value])),
+      parentUid: options.parent?.uid,
+      destinations: destinations.map((d) => d.name),
+      owner: currentOwner(),
+    };
+    dir.create();
+    dir.writeMeta(meta);
+  } else {
+    for (const [key, value] of await readLoggedParams(dir)) loggedParams.set(key, value);
+    meta = {
+      ...meta,
+      status: 'RUNNING',
+      endTime: undefined,
+      destinations: [...new Set([...meta.destinations, ...destinations.map((d) => d.name)])],
+      owner: currentOwner(),
+    };
+    dir.writeMeta(meta);
+  }
+
+  const segment = dir.newSegmentName();
+  const writer = new JournalWriter(dir.segmentPath(segment), {
+    uid,
+    segment,
+    pid: process.pid,
+    host: meta.owner.host,
+    time: Date.now(),
+  });
+  const retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  const runMeta = meta;
+  const offline = (options.mode ?? process.env.TRACKSTACK_MODE) === 'offline';
+  const deliveries = offline
+    ? []
+    : destinations.map(
+        (destination) =>
+          new Delivery({
+            runDir: dir,
+            destination: destination.name,
+            tracker: destination.tracker,
+            segments: [segment],
+            retry,
+            logger,
+            init: () => runInit(runMeta, destination, options.parent),
+          }),
+      );
+
+  const run = new Run({
+    meta,
+    dir,
+    writer,
+    buffer: new MetricBuffer(options.bufferSize ?? 8192),
+    limits,
+    deliveries,
+    loggedParams,
+    logger,
+    flushIntervalMs: options.flushIntervalMs ?? 1000,
+    endTimeoutMs: options.endTimeoutMs ?? 30_000,
+    parent: options.parent,
+    onEnded: forgetRun,
+  });
+  trackRun(run);
+  // Start tags travel in run.json and in createRun; start params are journaled like any other.
+  if (startParams.length > 0 && options.params !== undefined) run.logParams(options.params);
+
+  await waitForBackends(deliveries, options.startTimeoutMs ?? 10_000);
+  for (const delivery of deliveries) delivery.start();
+  return run;
+}
+
+/** Waits a bounded time for each backend run to exist, so its id and URL are known. */
+async function waitForBackends(deliveries: Delivery[], timeoutMs: number): Promise<void> {
+  if (deliveries.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  await Promise.race([Promise.all(deliveries.map((d) => d.ensureRun())), timeout]);
+  clearTimeout(timer);
+}
+
+async function runInit(
+  meta: RunMeta,
+  destination: Destination,
+  parent: Run | undefined,
+): Promise<RunInit> {
+  let parentRef: RunInit['parent'];
+  if (parent !== undefined && destination.tracker.capabilities.nestedRuns) {
+    parentRef = await parent.backendRef(destination.name);
+  }
+  return {
+    uid: meta.uid,
+    experiment: meta.experiment,
+    name: meta.name,
+    tags: { ...meta.tags, [UID_TAG]: meta.uid },
+    startTime: meta.startTime,
+    parent: parentRef,
+  };
+}
+
+/** Params already logged to a run, so that a resumed run keeps refusing changed values. */
+async function readLoggedParams(dir: RunDir): Promise<Map<string, string>> {
+  const params = new Map<string, string>();
+  for (const segment of await dir.listSegments()) {
+    for (const record of await new JournalReader(dir.segmentPath(segment)).readAll()) {
+      if (record.t === 'b') for (const [key, value] of record.p ?? []) params.set(key, value);
+    }
+  }
+  return params;
+}
+
+function generateRunName(time: number, uid: string): string {
+  const iso = new Date(time).toISOString();
+  const stamp = `${iso.slice(0, 10).replaceAll('-', '')}-${iso.slice(11, 19).replaceAll(':', '')}`;
+  return `run-${stamp}-${uid.slice(-4)}`;
+}

@@ -1,0 +1,174 @@
+/**
+ * Reads runs back from the store: the local flavor's "backend" is the journal
+ * itself. Every run, whatever its destinations, can be read here.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeMetrics, JournalReader } from '../engine/journal.js';
+import { RunDir, type RunMeta } from '../engine/run-dir.js';
+import { TrackstackError } from '../errors.js';
+import { resolveStoreDir } from '../store/store-dir.js';
+import type { MetricPoint, RunStatus } from '../types.js';
+
+export interface LocalArtifact {
+  path: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+  /** Absolute path of the staged copy. */
+  file: string;
+}
+
+export interface RunSummary {
+  uid: string;
+  experiment: string;
+  name: string;
+  status: RunStatus;
+  startTime: number;
+  endTime: number | undefined;
+  parentUid: string | undefined;
+  destinations: string[];
+  dir: string;
+}
+
+export interface RunSnapshot extends RunSummary {
+  params: Record<string, string>;
+  tags: Record<string, string>;
+  /** Latest value of each metric (by step, then timestamp, then log order). */
+  metrics: Record<string, number>;
+  artifacts: LocalArtifact[];
+}
+
+interface RunContents {
+  snapshot: RunSnapshot;
+  history: Map<string, MetricPoint[]>;
+}
+
+export class LocalRuns {
+  readonly storeDir: string;
+
+  constructor(storeDir: string = resolveStoreDir()) {
+    this.storeDir = storeDir;
+  }
+
+  /** All runs in the store, newest first. */
+  async list(filter: { experiment?: string } = {}): Promise<RunSummary[]> {
+    let uids: string[];
+    try {
+      uids = await readdir(join(this.storeDir, 'runs'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const out: RunSummary[] = [];
+    for (const uid of uids) {
+      let meta: RunMeta;
+      try {
+        meta = new RunDir(this.storeDir, uid).readMeta();
+      } catch (error) {
+        if (TrackstackError.isInstance(error) && error.code === 'RUN_NOT_FOUND') continue;
+        throw error;
+      }
+      if (filter.experiment !== undefined && meta.experiment !== filter.experiment) continue;
+      out.push(summary(meta, new RunDir(this.storeDir, uid).path));
+    }
+    return out.sort((a, b) => b.startTime - a.startTime || (a.uid < b.uid ? 1 : -1));
+  }
+
+  /** A run's params, tags, latest metrics, artifacts and status, from its journal. */
+  async get(uid: string): Promise<RunSnapshot> {
+    return (await this.read(uid)).snapshot;
+  }
+
+  /** Every point of one metric, in the order it was logged. */
+  async metricHistory(uid: string, key: string): Promise<MetricPoint[]> {
+    return (await this.read(uid)).history.get(key) ?? [];
+  }
+
+  /** Every metric's history. */
+  async metricHistories(uid: string): Promise<Record<string, MetricPoint[]>> {
+    return Object.fromEntries((await this.read(uid)).history);
+  }
+
+  private async read(uid: string): Promise<RunContents> {
+    const dir = new RunDir(this.storeDir, uid);
+    const meta = dir.readMeta();
+    const params: Record<string, string> = {};
+    const tags: Record<string, string> = { ...meta.tags };
+    const artifacts = new Map<string, LocalArtifact>();
+    const history = new Map<string, MetricPoint[]>();
+    let status: RunStatus = meta.status;
+    let endTime = meta.endTime;
+    for (const segment of await dir.listSegments()) {
+      for (const record of await new JournalReader(dir.segmentPath(segment)).readAll()) {
+        switch (record.t) {
+          case 'b':
+            for (const [key, value] of record.p ?? []) params[key] = value;
+            for (const [key, value] of record.g ?? []) tags[key] = value;
+            if (record.m !== undefined) {
+              const { keys, k, v, s, ts } = decodeMetrics(record.m);
+              for (let i = 0; i < record.m.n; i++) {
+                const key = keys[k[i]!]!;
+                let points = history.get(key);
+                if (points === undefined) {
+                  points = [];
+                  history.set(key, points);
+                }
+                points.push({ key, value: v[i]!, step: s[i]!, timestamp: ts[i]! });
+              }
+            }
+            break;
+          case 'a':
+            artifacts.set(record.path, {
+              path: record.path,
+              size: record.size,
+              sha256: record.sha256,
+              contentType: record.ct,
+              file: join(dir.path, record.file),
+            });
+            break;
+          case 'e':
+            status = record.status;
+            endTime = record.time;
+            break;
+        }
+      }
+    }
+    const metrics: Record<string, number> = {};
+    for (const [key, points] of history) metrics[key] = latest(points).value;
+    return {
+      snapshot: {
+        ...summary({ ...meta, status, endTime }, dir.path),
+        params,
+        tags,
+        metrics,
+        artifacts: [...artifacts.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
+      },
+      history,
+    };
+  }
+}
+
+function summary(meta: RunMeta, dir: string): RunSummary {
+  return {
+    uid: meta.uid,
+    experiment: meta.experiment,
+    name: meta.name,
+    status: meta.status,
+    startTime: meta.startTime,
+    endTime: meta.endTime,
+    parentUid: meta.parentUid,
+    destinations: meta.destinations,
+    dir,
+  };
+}
+
+function latest(points: MetricPoint[]): MetricPoint {
+  let best = points[0]!;
+  for (const point of points) {
+    if (point.step > best.step || (point.step === best.step && point.timestamp >= best.timestamp)) {
+      best = point;
+    }
+  }
+  return best;
+}

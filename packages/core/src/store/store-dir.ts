@@ -1,0 +1,40 @@
+/**
+ * Which store a process uses: `TRACKSTACK_HOME` when set; else the nearest
+ * `.trackstack/` directory walking up from the working directory (made by
+ * `trackstack init`); else a per-user data directory.
+ */
+import { statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import envPaths from 'env-paths';
+
+export const STORE_DIR_NAME = '.trackstack';
+
+export function resolveStoreDir(
+  cwd: string = process.cwd(),
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  if (env.TRACKSTACK_HOME !== undefined && env.TRACKSTACK_HOME !== '') {
+    return resolve(cwd, env.TRACKSTACK_HOME);
+  }
+  return findProjectStore(cwd) ?? userStoreDir();
+}
+
+/** The nearest `.trackstack/` at or above `from`, if any. */
+export function findProjectStore(from: string): string | undefined {
+  let dir = resolve(from);
+  for (;;) {
+    const candidate = join(dir, STORE_DIR_NAME);
+    try {
+      if (statSync(candidate).isDirectory()) return candidate;
+    } catch {
+      // not here; keep walking up
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+export function userStoreDir(): string {
+  return envPaths('trackstack', { suffix: '' }).data;
+}

@@ -1,0 +1,20 @@
+/**
+ * @trackstack/core/testing: what a flavor author tests with.
+ */
+export {
+  type BackendRunView,
+  type ConformanceContext,
+  type ConformanceOptions,
+  type ConformanceTest,
+  describeFlavorConformance,
+  injectFaults,
+  type LoggedRun,
+} from './conformance.js';
+export {
+  type BackendOperation,
+  InMemoryBackend,
+  InMemoryTracker,
+  inMemoryConfigSchema,
+  type RecordedCall,
+  type StoredRun,
+} from './in-memory-tracker.js';
