@@ -150,6 +150,9 @@ export function isRetryableStatus(status: number): boolean {
   return RETRYABLE_STATUS.has(status);
 }
 
+const HTTP_DATE =
+  /^[A-Za-z]{3,9}, ?\d{1,2}[ -][A-Za-z]{3}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT$|^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
+
 /**
  * Parses a Retry-After header (delta-seconds or an HTTP date) into milliseconds.
  * Returns undefined when absent or unparseable.
@@ -162,6 +165,9 @@ export function parseRetryAfter(
   if (raw === undefined || raw === null || raw.trim() === '') return undefined;
   const seconds = Number(raw);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  // Only an HTTP date (RFC 9110 IMF-fixdate, or its obsolete forms): Date.parse alone
+  // would read a date out of almost any text ending in a number.
+  if (!HTTP_DATE.test(raw.trim())) return undefined;
   const date = Date.parse(raw);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
@@ -173,7 +179,10 @@ export function parseRetryAfter(
  */
 export function toBackendError(error: unknown): BackendError {
   if (BackendError.isInstance(error)) return error;
-  const code = (error as { code?: unknown } | null)?.code;
+  // Node's fetch wraps socket errors: the network code is on `cause`.
+  const code =
+    (error as { code?: unknown } | null)?.code ??
+    (error as { cause?: { code?: unknown } } | null)?.cause?.code;
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) {
     return new BackendError('BACKEND_UNREACHABLE', `backend unreachable (${code}): ${message}`, {

@@ -48,7 +48,7 @@ export interface FlavorDefinition<S extends ConfigSchema> {
    * The tracker class, for a flavor value exported on its own. Leave it out for
    * `static FLAVOR = defineFlavor(...)`: the class it sits on is the implementation.
    */
-  implementation?: () => ConcreteTrackerClass<z.output<S>>;
+  implementation?: () => ConcreteTrackerClass;
 }
 
 export interface Flavor<S extends ConfigSchema = ConfigSchema> {
@@ -61,7 +61,7 @@ export interface Flavor<S extends ConfigSchema = ConfigSchema> {
   readonly sdkDocsUrl: string | undefined;
   readonly logoUrl: string | undefined;
   readonly specificationVersion: SpecificationVersion;
-  readonly implementation: (() => ConcreteTrackerClass<z.output<S>>) | undefined;
+  readonly implementation: (() => ConcreteTrackerClass) | undefined;
 }
 
 export function defineFlavor<S extends ConfigSchema>(definition: FlavorDefinition<S>): Flavor<S> {

@@ -56,7 +56,7 @@ export async function syncRun(options: SyncOptions): Promise<SyncReport> {
   for (const segment of segments) {
     const cursor = await dir.readCursor(destination, segment);
     for (const record of await new JournalReader(dir.segmentPath(segment)).readAll()) {
-      if (record.t === 'e') sawEnd = true;
+      if (record.t === 'e' && !RunDir.endSuperseded(record.time, segments)) sawEnd = true;
       if (record.q > cursor.q) total += recordEvents(record);
     }
   }

@@ -339,11 +339,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** As JSON.stringify: any object with a toJSON() method is logged as what it returns. */
 function hasToJSON(value: unknown): value is { toJSON(): unknown } {
   return (
     typeof value === 'object' &&
     value !== null &&
-    !isPlainObject(value) &&
     typeof (value as { toJSON?: unknown }).toJSON === 'function'
   );
 }

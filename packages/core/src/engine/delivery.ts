@@ -23,7 +23,7 @@ import type {
 } from '../types.js';
 import { type DataRecord, decodeMetrics, JournalReader, recordEvents } from './journal.js';
 import { type RetryPolicy, retryDelay, sleep } from './retry.js';
-import type { RunDir, SegmentCursor } from './run-dir.js';
+import { RunDir, type SegmentCursor } from './run-dir.js';
 
 /** Read ahead no further than this many queued tasks: memory stays bounded whatever the backend does. */
 const MAX_QUEUED_TASKS = 32;
@@ -294,7 +294,7 @@ export class Delivery {
       segment.exhausted = records.length === 0;
       readSome ||= records.length > 0;
       for (const record of records) {
-        if (record.t === 'e') this.sawEnd = true;
+        if (record.t === 'e' && !this.superseded(record.time)) this.sawEnd = true;
         if (record.q <= segment.cursor.q) continue;
         this.cut(segment, record);
       }
@@ -350,6 +350,8 @@ export class Delivery {
         break;
       }
       case 'e': {
+        // The run was resumed after this end: it is history, not the run's status.
+        if (this.superseded(record.time)) break;
         this.closeBatch();
         pending.remaining += 1;
         this.finishPlan = { status: record.status, endTime: record.time, part };
@@ -358,6 +360,10 @@ export class Delivery {
     }
     pending.sealed = true;
     this.advance(segment);
+  }
+
+  private superseded(endTime: number): boolean {
+    return RunDir.endSuperseded(endTime, this.options.segments);
   }
 
   private openBatch(part: Part): OpenBatch {

@@ -15,7 +15,7 @@ import { JournalReader, JournalWriter } from './journal.js';
 import { MetricBuffer } from './metric-buffer.js';
 import { forgetRun, trackRun } from './process-hooks.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
-import { currentOwner, RunDir, type RunMeta } from './run-dir.js';
+import { currentOwner, ownerAlive, RunDir, type RunMeta } from './run-dir.js';
 
 export const UID_TAG = 'trackstack.uid';
 export const DEFAULT_EXPERIMENT = 'Default';
@@ -88,6 +88,9 @@ export async function openRun(
   }
 
   const loggedParams = new Map<string, string>();
+  // A resumed run also delivers what earlier processes left undelivered, unless
+  // one of them is still writing (it delivers its own segment).
+  let earlierSegments: string[] = [];
   if (meta === undefined) {
     const startTime = Date.now();
     meta = {
@@ -106,6 +109,8 @@ export async function openRun(
     dir.writeMeta(meta);
   } else {
     for (const [key, value] of await readLoggedParams(dir)) loggedParams.set(key, value);
+    if (meta.status !== 'RUNNING' || !ownerAlive(meta.owner))
+      earlierSegments = await dir.listSegments();
     meta = {
       ...meta,
       status: 'RUNNING',
@@ -135,7 +140,7 @@ export async function openRun(
             runDir: dir,
             destination: destination.name,
             tracker: destination.tracker,
-            segments: [segment],
+            segments: [...earlierSegments, segment],
             retry,
             logger,
             init: () => runInit(runMeta, destination, options.parent),

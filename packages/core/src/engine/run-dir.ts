@@ -97,6 +97,14 @@ export class RunDir {
     return `${Date.now().toString(36).padStart(9, '0')}-${process.pid}-${randomBytes(3).toString('hex')}`;
   }
 
+  /**
+   * An end record is superseded when the run was resumed after it: a segment
+   * that started later than the end means the run went on.
+   */
+  static endSuperseded(endTime: number, segments: readonly string[]): boolean {
+    return segments.some((segment) => segmentStartTime(segment) > endTime);
+  }
+
   readMeta(): RunMeta {
     let text: string;
     try {
@@ -150,6 +158,11 @@ export class RunDir {
   async writeCursor(destination: string, segment: string, cursor: SegmentCursor): Promise<void> {
     await writeJsonAtomic(join(this.deliveryDir(destination), `${segment}.json`), cursor);
   }
+}
+
+/** When a segment was created (its name starts with the time in base 36). */
+export function segmentStartTime(segment: string): number {
+  return Number.parseInt(segment.slice(0, segment.indexOf('-')), 36);
 }
 
 export function currentOwner(): { pid: number; host: string } {

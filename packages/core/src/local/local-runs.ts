@@ -99,7 +99,8 @@ export class LocalRuns {
     const history = new Map<string, MetricPoint[]>();
     let status: RunStatus = meta.status;
     let endTime = meta.endTime;
-    for (const segment of await dir.listSegments()) {
+    const segments = await dir.listSegments();
+    for (const segment of segments) {
       for (const record of await new JournalReader(dir.segmentPath(segment)).readAll()) {
         switch (record.t) {
           case 'b':
@@ -128,6 +129,7 @@ export class LocalRuns {
             });
             break;
           case 'e':
+            if (RunDir.endSuperseded(record.time, segments)) break;
             status = record.status;
             endTime = record.time;
             break;
