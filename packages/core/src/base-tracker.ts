@@ -125,7 +125,11 @@ export abstract class BaseExperimentTracker<C = Record<string, unknown>> {
   }
 
   startRun(options: StartRunOptions = {}): Promise<Run> {
-    return openRun(this.storeDir, this.destinations(), { ...this.runDefaults, ...options });
+    return openRun(this.storeDir, this.destinations(), {
+      logger: this.logger,
+      ...this.runDefaults,
+      ...options,
+    });
   }
 
   /**
@@ -158,7 +162,13 @@ export abstract class BaseExperimentTracker<C = Record<string, unknown>> {
       trackstack_run_uid: run.uid,
     };
     try {
-      const ref = await run.backendRef(this.name);
+      // Bounded: a step must not hang on a backend that is down (the URL falls back to the journal).
+      const first = this.destinations()[0]?.name;
+      const timeout = new Promise<undefined>((resolve) => {
+        setTimeout(() => resolve(undefined), this.runDefaults.startTimeoutMs ?? 10_000).unref();
+      });
+      const ref =
+        first === undefined ? undefined : await Promise.race([run.backendRef(first), timeout]);
       if (ref !== undefined) {
         Object.assign(metadata, this.runMetadata(ref));
         if (ref.url !== undefined) metadata.experiment_tracker_url = ref.url;

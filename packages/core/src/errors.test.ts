@@ -99,12 +99,16 @@ describe('isInstance', () => {
   });
 
   it('recognises errors made by another class that carries the Symbol.for markers', () => {
+    // What another copy's class looks like: its own prototype chain, the same global markers.
     class ForeignValidationError extends Error {
-      readonly [Symbol.for('trackstack.error')] = true;
-      readonly [Symbol.for('trackstack.error.validation')] = true;
       readonly code = 'INVALID_KEY';
       readonly key = 'k';
       readonly rule = 'key-empty';
+      constructor(message: string) {
+        super(message);
+        Object.defineProperty(this, Symbol.for('trackstack.error'), { value: true });
+        Object.defineProperty(this, Symbol.for('trackstack.error.validation'), { value: true });
+      }
     }
     const foreign = new ForeignValidationError('from another copy');
     expect(foreign).not.toBeInstanceOf(ValidationError);

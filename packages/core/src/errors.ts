@@ -20,6 +20,8 @@ export type TrackstackErrorCode =
   | 'INVALID_CONFIG'
   /** A flavor source could not be loaded at all. */
   | 'FLAVOR_LOAD_FAILED'
+  /** No configured tracker of that name is in the store. */
+  | 'UNKNOWN_TRACKER'
   /** The backend answered and refused the request. */
   | 'BACKEND_REJECTED'
   /** The backend could not be reached, or answered with a retryable failure. */
@@ -28,6 +30,10 @@ export type TrackstackErrorCode =
   | 'RUN_NOT_FOUND'
   /** The run was already ended, or a call came in an order the run cannot accept. */
   | 'RUN_ENDED'
+  /** A new run was asked for with the id of a run that exists. */
+  | 'RUN_EXISTS'
+  /** Another live process owns the run (e.g. `sync` while it is still being logged). */
+  | 'RUN_ACTIVE'
   /** An artifact path does not exist or is not a regular file or directory. */
   | 'ARTIFACT_NOT_FOUND'
   /** A file that trackstack wrote (journal, store) cannot be read back. */
@@ -69,7 +75,6 @@ export type ValidationRule =
   | 'value-type'
   | 'value-too-long'
   | 'value-circular'
-  | 'value-non-finite'
   | 'step'
   | 'timestamp'
   | 'param-conflict'

@@ -24,10 +24,21 @@ export interface GetTrackerOptions extends Omit<TrackerOptions, 'name'> {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Names the tracker(s) `getTracker()` uses, comma-separated, instead of the active ones. */
+export const TRACKER_ENV = 'TRACKSTACK_TRACKER';
+
 export async function getTracker(options: GetTrackerOptions = {}): Promise<BaseExperimentTracker> {
   const storeDir = options.storeDir ?? resolveStoreDir(options.cwd);
   const file = readTrackersFile(storeDir);
-  const names = options.name !== undefined ? [options.name] : file.active;
+  const env = options.env ?? process.env;
+  // TRACKSTACK_TRACKER (set by `trackstack run --tracker`) picks trackers for child processes.
+  const fromEnv = env[TRACKER_ENV]?.split(',').filter((name) => name !== '');
+  const names =
+    options.name !== undefined
+      ? [options.name]
+      : fromEnv !== undefined && fromEnv.length > 0
+        ? fromEnv
+        : file.active;
   if (names.length === 0) {
     return new LocalExperimentTracker({}, { ...options, storeDir, name: 'local' });
   }
@@ -35,15 +46,12 @@ export async function getTracker(options: GetTrackerOptions = {}): Promise<BaseE
   const trackers = names.map((name) => {
     const entry = file.trackers[name];
     if (entry === undefined) {
-      throw new TrackstackError('UNKNOWN_FLAVOR', `no tracker named '${name}' in ${storeDir}`, {
+      throw new TrackstackError('UNKNOWN_TRACKER', `no tracker named '${name}' in ${storeDir}`, {
         hint: 'list them with `trackstack experiment-tracker list`',
       });
     }
     const { flavor, implementation } = registry.get(entry.flavor);
-    const config = parseConfig(
-      flavor,
-      resolveReferences(entry.config, { env: options.env ?? process.env, storeDir }),
-    );
+    const config = parseConfig(flavor, resolveReferences(entry.config, { env, storeDir }));
     return new implementation(config, { ...options, storeDir, name });
   });
   return trackers.length === 1

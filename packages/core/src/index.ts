@@ -15,6 +15,7 @@ export { currentRun } from './context.js';
 export {
   DEFAULT_EXPERIMENT,
   type Destination,
+  RUN_ID_ENV,
   type StartRunOptions,
   UID_TAG,
 } from './engine/open-run.js';
@@ -51,7 +52,7 @@ export {
   type TrackerClass,
 } from './flavor.js';
 // The local flavor, the store and the registry
-export { type GetTrackerOptions, getTracker, TrackerGroup } from './get-tracker.js';
+export { type GetTrackerOptions, getTracker, TRACKER_ENV, TrackerGroup } from './get-tracker.js';
 export {
   type LocalArtifact,
   LocalRuns,

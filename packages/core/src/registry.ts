@@ -6,9 +6,9 @@
  * fails to load is reported on its own and never hides the others.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { resolve as resolveModule } from 'import-meta-resolve';
 import { TrackstackError } from './errors.js';
 import { type ResolvedFlavor, resolveFlavor } from './flavor.js';
 import { LocalExperimentTracker } from './local/local-tracker.js';
@@ -205,7 +205,8 @@ async function importSource(specifier: string, baseDir: string): Promise<Record<
   }
   let resolved: string;
   try {
-    resolved = createRequire(join(baseDir, 'noop.js')).resolve(specifier);
+    // ESM resolution: flavor packages export `import` conditions only.
+    resolved = resolveModule(specifier, pathToFileURL(join(baseDir, 'noop.js')).href);
   } catch (error) {
     throw new TrackstackError(
       'FLAVOR_LOAD_FAILED',
@@ -214,7 +215,7 @@ async function importSource(specifier: string, baseDir: string): Promise<Record<
     );
   }
   try {
-    return (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
+    return (await import(resolved)) as Record<string, unknown>;
   } catch (error) {
     throw new TrackstackError(
       'FLAVOR_LOAD_FAILED',

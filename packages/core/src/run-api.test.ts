@@ -189,7 +189,7 @@ describe('resume', () => {
     const tracker = local();
     const run = await tracker.startRun();
     await run.end();
-    await expect(tracker.startRun({ id: run.uid })).rejects.toMatchObject({ code: 'RUN_ENDED' });
+    await expect(tracker.startRun({ id: run.uid })).rejects.toMatchObject({ code: 'RUN_EXISTS' });
     await expect(tracker.startRun({ id: 'no-such-run', resume: 'must' })).rejects.toMatchObject({
       code: 'RUN_NOT_FOUND',
     });

@@ -56,7 +56,8 @@ export interface DestinationReport {
 
 export interface EndReport {
   uid: string;
-  status: FinalRunStatus;
+  /** The final status; RUNNING from `flush()` and from a process that attached to another's run. */
+  status: RunStatus;
   destinations: DestinationReport[];
   /** Events left undelivered across all destinations (0 when everything arrived). */
   pendingEvents: number;
@@ -82,6 +83,10 @@ export interface RunParts {
   flushIntervalMs: number;
   endTimeoutMs: number;
   parent: Run | undefined;
+  /** Joined a run another process owns: ending only flushes and delivers. */
+  attached: boolean;
+  /** Destinations of an offline run: everything waits in the journal for `sync`. */
+  offlineDestinations: string[];
   /** Called once the run has ended, to forget it (process hooks). */
   onEnded: (run: Run) => void;
 }
@@ -144,6 +149,11 @@ export class Run implements AsyncDisposable {
 
   get status(): RunStatus {
     return this.endStatus ?? 'RUNNING';
+  }
+
+  /** Whether this process joined a run another process owns (see StartRunOptions.attach). */
+  get attached(): boolean {
+    return this.parts.attached;
   }
 
   get ended(): boolean {
@@ -340,7 +350,7 @@ export class Run implements AsyncDisposable {
   endInJournalNow(status: FinalRunStatus): void {
     if (this.endStatus !== undefined || this.parts.writer.closed) return;
     this.flushToJournal();
-    this.writeEnd(status);
+    if (!this.parts.attached) this.writeEnd(status);
   }
 
   private writeEnd(status: FinalRunStatus): void {
@@ -355,11 +365,17 @@ export class Run implements AsyncDisposable {
 
   private async finish(status: FinalRunStatus, timeoutMs: number): Promise<EndReport> {
     if (this.timer !== undefined) clearInterval(this.timer);
-    if (this.endStatus === undefined) {
+    if (this.parts.attached) {
+      this.flushToJournal();
+    } else if (this.endStatus === undefined) {
       this.flushToJournal();
       this.writeEnd(status);
     }
-    const report = await this.drain(timeoutMs, this.endStatus ?? status);
+    // An attached process does not end the run: its report speaks of delivery only.
+    const report = await this.drain(
+      timeoutMs,
+      this.parts.attached ? 'RUNNING' : (this.endStatus ?? status),
+    );
     for (const delivery of this.parts.deliveries) await delivery.stop();
     this.parts.writer.close();
     this.parts.onEnded(this);
@@ -371,10 +387,20 @@ export class Run implements AsyncDisposable {
     const deadline = Date.now() + timeoutMs;
     const statuses = await Promise.all(this.parts.deliveries.map((d) => d.drain(deadline)));
     const destinations = statuses.map((s) => this.destinationReport(s));
+    for (const name of this.parts.offlineDestinations) {
+      destinations.push({
+        name,
+        url: undefined,
+        runId: undefined,
+        pendingEvents: this.journaledEvents,
+        finished: false,
+        errors: [],
+      });
+    }
     const pendingEvents = destinations.reduce((sum, d) => sum + d.pendingEvents, 0);
     return {
       uid: this.uid,
-      status: status as FinalRunStatus,
+      status,
       destinations,
       pendingEvents,
       hint:

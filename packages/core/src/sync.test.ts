@@ -120,7 +120,7 @@ describe('syncRun after a crash', () => {
     const run = await tracker().startRun({ experiment: 'live', mode: 'offline' });
     await expect(
       syncRun({ uid: run.uid, tracker: tracker(), logger: silentLogger }),
-    ).rejects.toMatchObject({ code: 'RUN_ENDED' });
+    ).rejects.toMatchObject({ code: 'RUN_ACTIVE' });
     await run.end();
     await expect(
       syncRun({ uid: run.uid, tracker: tracker(), logger: silentLogger }),

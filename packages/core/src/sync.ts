@@ -45,6 +45,15 @@ export interface SyncReport {
 
 export async function syncRun(options: SyncOptions): Promise<SyncReport> {
   const storeDir = options.storeDir ?? options.tracker.storeDir;
+  const own = options.tracker.destinations();
+  if (own.length !== 1 || own[0]?.tracker !== options.tracker) {
+    throw new TrackstackError(
+      'INVALID_CONFIG',
+      own.length === 0
+        ? `tracker '${options.tracker.name}' keeps runs in the journal itself: there is nothing to sync to it`
+        : `tracker '${options.tracker.name}' is a group: sync to each of its members`,
+    );
+  }
   const dir = new RunDir(storeDir, options.uid);
   const meta = dir.readMeta();
   const logger = options.logger ?? consoleLogger;
@@ -62,7 +71,7 @@ export async function syncRun(options: SyncOptions): Promise<SyncReport> {
   }
   if (!sawEnd && ownerAlive(meta.owner) && options.force !== true) {
     throw new TrackstackError(
-      'RUN_ENDED',
+      'RUN_ACTIVE',
       `run ${options.uid} is still being written by process ${meta.owner.pid}; it delivers its own data`,
       { hint: 'wait for it to end, or pass --force if that process is gone' },
     );

@@ -301,6 +301,7 @@ describe('flattenParams', () => {
     ],
     ['an empty nested object as "{}"', { opt: {} }, kv({ opt: '{}' })],
     ['a deeper empty object as "{}"', { a: { b: {} } }, kv({ 'a.b': '{}' })],
+    ['an object of only undefined values as "{}"', { c: { d: undefined } }, kv({ c: '{}' })],
     [
       'a null-prototype object as a plain object',
       { o: Object.assign(Object.create(null) as object, { x: 1 }) },

@@ -176,7 +176,7 @@ function flattenInto(
           `params nest deeper than ${MAX_PARAM_DEPTH} levels; log that part as a JSON string`,
         );
       }
-      if (Object.keys(value).length === 0) {
+      if (Object.values(value).every((item) => item === undefined)) {
         out.push(paramEntry(key, '{}', limits));
       } else {
         flattenInto(out, key, value, limits, path, depth + 1);
@@ -235,6 +235,20 @@ function arrayToJson(key: string, array: unknown[]): string {
           key,
           'value-type',
           `array holds a ${typeof value}, which cannot be logged`,
+        );
+      }
+      // JSON.stringify would write a Map, a Set or a class instance as "{}": refuse instead.
+      if (
+        typeof value === 'object' &&
+        value !== null &&
+        !Array.isArray(value) &&
+        !isPlainObject(value)
+      ) {
+        throw new ValidationError(
+          'INVALID_VALUE',
+          key,
+          'value-type',
+          `array holds ${describeType(value)}, which cannot be logged as JSON`,
         );
       }
       return value;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultyServer, HttpJsonTracker } from '../__fixtures__/http-json-backend.js';
 import { silentLogger } from '../log.js';
-import { describeFlavorConformance } from '../testing/conformance.js';
+import { describeFlavorConformance, metricHistories } from '../testing/conformance.js';
 
 const server = new FaultyServer();
 let url: string;
@@ -102,15 +102,11 @@ describeFlavorConformance({
   readRun: async (_tracker, run) => {
     const stored = server.byUid(run.uid);
     if (stored === undefined) throw new Error(`run ${run.uid} is not on the server`);
-    const metrics: Record<string, { value: number; step: number; timestamp: number }[]> = {};
-    for (const m of [...stored.metrics].sort((x, y) => x.step - y.step)) {
-      (metrics[m.key] ??= []).push({ value: m.value, step: m.step, timestamp: m.timestamp });
-    }
     return {
       status: stored.status as 'FINISHED',
       params: Object.fromEntries(stored.params),
       tags: Object.fromEntries(stored.tags),
-      metrics,
+      metrics: metricHistories(stored.metrics),
       artifacts: Object.fromEntries(stored.artifacts),
     };
   },

@@ -9,7 +9,12 @@ import { TrackstackError } from '../errors.js';
 import { consoleLogger, type Logger } from '../log.js';
 import { Run } from '../run.js';
 import { DEFAULT_LIMITS, type RunInit } from '../types.js';
-import { flattenParams, normalizeTags, strictestLimits } from '../validation.js';
+import {
+  checkParamConflict,
+  flattenParams,
+  normalizeTags,
+  strictestLimits,
+} from '../validation.js';
 import { Delivery } from './delivery.js';
 import { JournalReader, JournalWriter } from './journal.js';
 import { MetricBuffer } from './metric-buffer.js';
@@ -18,6 +23,8 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 import { currentOwner, ownerAlive, RunDir, type RunMeta } from './run-dir.js';
 
 export const UID_TAG = 'trackstack.uid';
+/** Set by `trackstack run` for its child: trackstack code there attaches to that run. */
+export const RUN_ID_ENV = 'TRACKSTACK_RUN_ID';
 export const DEFAULT_EXPERIMENT = 'Default';
 
 export interface StartRunOptions {
@@ -35,6 +42,13 @@ export interface StartRunOptions {
    * when it exists and creates it otherwise, 'must' refuses an id that does not exist.
    */
   resume?: 'never' | 'allow' | 'must';
+  /**
+   * Join a run another process started (`trackstack run` children, data-loader
+   * workers, training ranks): this process writes its own journal segment and
+   * delivers it, and `end()` only flushes; the owner ends the run. Default:
+   * true when TRACKSTACK_RUN_ID is set and `id` is not given.
+   */
+  attach?: boolean;
   /** Nest this run under another (a child run in MLflow). */
   parent?: Run;
   /** 'offline' (or TRACKSTACK_MODE=offline) journals only; `trackstack sync` delivers later. */
@@ -68,9 +82,12 @@ export async function openRun(
   );
   const startTags = normalizeTags(options.tags ?? {}, limits);
   const startParams = flattenParams(options.params ?? {}, limits);
-  const uid = options.id ?? uuidv7();
+  const envRunId = process.env[RUN_ID_ENV];
+  const attach =
+    options.attach ?? (options.id === undefined && envRunId !== undefined && envRunId !== '');
+  const uid = options.id ?? (attach ? envRunId : undefined) ?? uuidv7();
   const dir = new RunDir(storeDir, uid);
-  const resume = options.resume ?? 'never';
+  const resume = attach ? 'must' : (options.resume ?? 'never');
 
   let meta: RunMeta | undefined;
   try {
@@ -79,7 +96,7 @@ export async function openRun(
     if (!TrackstackError.isInstance(error) || error.code !== 'RUN_NOT_FOUND') throw error;
   }
   if (meta !== undefined && resume === 'never') {
-    throw new TrackstackError('RUN_ENDED', `run ${uid} already exists`, {
+    throw new TrackstackError('RUN_EXISTS', `run ${uid} already exists`, {
       hint: "pass resume: 'allow' to continue it",
     });
   }
@@ -88,6 +105,7 @@ export async function openRun(
   }
 
   const loggedParams = new Map<string, string>();
+  const resumed = meta !== undefined && !attach;
   // A resumed run also delivers what earlier processes left undelivered, unless
   // one of them is still writing (it delivers its own segment).
   let earlierSegments: string[] = [];
@@ -107,8 +125,20 @@ export async function openRun(
     };
     dir.create();
     dir.writeMeta(meta);
+  } else if (attach) {
+    for (const [key, value] of await readLoggedParams(dir)) loggedParams.set(key, value);
   } else {
     for (const [key, value] of await readLoggedParams(dir)) loggedParams.set(key, value);
+    // A conflicting start param must fail before the run is touched.
+    const check = new Map(loggedParams);
+    for (const entry of startParams)
+      if (checkParamConflict(check, entry)) check.set(entry.key, entry.value);
+    // The run goes on: its destinations must be told its final status again.
+    for (const destination of destinations) {
+      const state = await dir.readDeliveryState(destination.name);
+      if (state.finished !== undefined)
+        await dir.writeDeliveryState(destination.name, { ref: state.ref });
+    }
     if (meta.status !== 'RUNNING' || !ownerAlive(meta.owner))
       earlierSegments = await dir.listSegments();
     meta = {
@@ -157,13 +187,17 @@ export async function openRun(
     loggedParams,
     logger,
     flushIntervalMs: options.flushIntervalMs ?? 1000,
+    offlineDestinations: offline ? destinations.map((d) => d.name) : [],
     endTimeoutMs: options.endTimeoutMs ?? 30_000,
     parent: options.parent,
+    attached: attach,
     onEnded: forgetRun,
   });
   trackRun(run);
-  // Start tags travel in run.json and in createRun; start params are journaled like any other.
+  // Start tags travel in run.json and in createRun (a resumed run journals them);
+  // start params are journaled like any other.
   if (startParams.length > 0 && options.params !== undefined) run.logParams(options.params);
+  if (resumed && options.tags !== undefined) run.setTags(options.tags);
 
   await waitForBackends(deliveries, options.startTimeoutMs ?? 10_000);
   for (const delivery of deliveries) delivery.start();

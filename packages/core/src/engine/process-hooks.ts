@@ -7,7 +7,8 @@
  * - an uncaught error: each run's final status FAILED is journaled at once;
  * - SIGINT / SIGTERM: buffers are journaled with status KILLED, delivery gets a
  *   short grace period, then the signal is raised again so the process ends as
- *   it would have (unless the program handles that signal itself);
+ *   it would have. A program that handles the signal itself decides how its
+ *   runs end: core only journals their buffers;
  * - `exit` (anything else, e.g. `process.exit()`): buffers are journaled
  *   synchronously, so `trackstack sync` can deliver them.
  */
@@ -45,9 +46,14 @@ function install(): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const handler = () => {
       const runs = [...live];
-      for (const run of runs) run.endInJournalNow('KILLED');
       const others = process.listeners(signal).filter((listener) => listener !== handler);
-      if (others.length > 0) return;
+      if (others.length > 0) {
+        // The program handles this signal itself and decides how its runs end;
+        // make sure nothing buffered is lost if it exits abruptly.
+        for (const run of runs) run.flushToJournal();
+        return;
+      }
+      for (const run of runs) run.endInJournalNow('KILLED');
       process.removeListener(signal, handler);
       const grace = setTimeout(() => process.kill(process.pid, signal), SIGNAL_GRACE_MS);
       void Promise.all(

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { decodeMetrics, JournalReader } from '../engine/journal.js';
 import { RunDir, type RunMeta } from '../engine/run-dir.js';
 import { TrackstackError } from '../errors.js';
+import { consoleLogger, type Logger } from '../log.js';
 import { resolveStoreDir } from '../store/store-dir.js';
 import type { MetricPoint, RunStatus } from '../types.js';
 
@@ -46,9 +47,11 @@ interface RunContents {
 
 export class LocalRuns {
   readonly storeDir: string;
+  private readonly logger: Logger;
 
-  constructor(storeDir: string = resolveStoreDir()) {
+  constructor(storeDir: string = resolveStoreDir(), logger: Logger = consoleLogger) {
     this.storeDir = storeDir;
+    this.logger = logger;
   }
 
   /** All runs in the store, newest first. */
@@ -67,12 +70,25 @@ export class LocalRuns {
         meta = new RunDir(this.storeDir, uid).readMeta();
       } catch (error) {
         if (TrackstackError.isInstance(error) && error.code === 'RUN_NOT_FOUND') continue;
+        // One damaged run must not hide the others; say which one, and go on.
+        if (TrackstackError.isInstance(error)) {
+          this.logger.warn(`skipped run ${uid}: ${error.message}`);
+          continue;
+        }
         throw error;
       }
       if (filter.experiment !== undefined && meta.experiment !== filter.experiment) continue;
       out.push(summary(meta, new RunDir(this.storeDir, uid).path));
     }
     return out.sort((a, b) => b.startTime - a.startTime || (a.uid < b.uid ? 1 : -1));
+  }
+
+  /** A run's snapshot and every metric's history, from one read of its journal. */
+  async load(
+    uid: string,
+  ): Promise<{ snapshot: RunSnapshot; histories: Record<string, MetricPoint[]> }> {
+    const { snapshot, history } = await this.read(uid);
+    return { snapshot, histories: Object.fromEntries(history) };
   }
 
   /** A run's params, tags, latest metrics, artifacts and status, from its journal. */

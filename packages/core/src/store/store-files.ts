@@ -51,10 +51,14 @@ export function readStoreFile<S extends z.ZodType>(
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new TrackstackError('CORRUPT_FILE', `${path} is not valid JSON`, {
-      cause: error,
-      hint: 'fix or remove the file; trackstack will not overwrite it',
-    });
+    // V8's message quotes the text around the error, and the file may hold
+    // secrets: keep only the position, and no cause.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new TrackstackError(
+      'CORRUPT_FILE',
+      `${path} is not valid JSON${position === undefined ? '' : ` (at position ${position})`}`,
+      { hint: 'fix or remove the file; trackstack will not overwrite it' },
+    );
   }
   const result = schema.safeParse(json);
   if (!result.success) {

@@ -21,7 +21,7 @@ import type { StartRunOptions } from '../engine/open-run.js';
 import { BackendError, ValidationError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import type { Run } from '../run.js';
-import type { RunRef, RunStatus, StepRunInfo } from '../types.js';
+import type { MetricPoint, RunRef, RunStatus, StepRunInfo } from '../types.js';
 
 export interface BackendRunView {
   status: RunStatus;
@@ -454,6 +454,23 @@ export function describeFlavorConformance<T extends BaseExperimentTracker>(
       },
     );
   });
+}
+
+/**
+ * Groups stored points into the `metrics` of a BackendRunView: per key, in step
+ * order (a stable sort keeps logging order within a step).
+ */
+export function metricHistories(points: readonly MetricPoint[]): BackendRunView['metrics'] {
+  const out: BackendRunView['metrics'] = {};
+  for (const { key, value, step, timestamp } of [...points].sort((a, b) => a.step - b.step)) {
+    let history = out[key];
+    if (history === undefined) {
+      history = [];
+      out[key] = history;
+    }
+    history.push({ value, step, timestamp });
+  }
+  return out;
 }
 
 /** Makes the next `times` writeBatch calls of a tracker fail with `error()`; returns the undo. */

@@ -1,4 +1,4 @@
-import { describeFlavorConformance } from './conformance.js';
+import { describeFlavorConformance, metricHistories } from './conformance.js';
 import { InMemoryTracker } from './in-memory-tracker.js';
 
 describeFlavorConformance({
@@ -11,19 +11,11 @@ describeFlavorConformance({
   readRun: async (tracker, run) => {
     const stored = tracker.backend.findByUid(run.uid);
     if (stored === undefined) throw new Error(`run ${run.uid} is not in the backend`);
-    const metrics: Record<string, { value: number; step: number; timestamp: number }[]> = {};
-    for (const point of [...stored.metrics].sort((a, b) => a.step - b.step)) {
-      (metrics[point.key] ??= []).push({
-        value: point.value,
-        step: point.step,
-        timestamp: point.timestamp,
-      });
-    }
     return {
       status: stored.status,
       params: Object.fromEntries(stored.params),
       tags: Object.fromEntries(stored.tags),
-      metrics,
+      metrics: metricHistories(stored.metrics),
       artifacts: Object.fromEntries([...stored.artifacts].map(([path, a]) => [path, a.sha256])),
       parentRunId: stored.init.parent?.runId,
     };

@@ -9,6 +9,7 @@ export {
   describeFlavorConformance,
   injectFaults,
   type LoggedRun,
+  metricHistories,
 } from './conformance.js';
 export {
   type BackendOperation,
