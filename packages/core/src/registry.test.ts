@@ -315,6 +315,19 @@ describe('loadFlavorSource', () => {
     const resolved = await loadFlavorSource('named-flavor#NamedTracker', tmp);
     expect(resolved.flavor.name).toBe('named');
   });
+
+  it('loads a package whose exports map has only an import condition, as flavor packages do', async () => {
+    await write(
+      'node_modules/esm-only-flavor/package.json',
+      JSON.stringify({
+        name: 'esm-only-flavor',
+        type: 'module',
+        exports: { '.': { types: './index.d.ts', import: './index.mjs' } },
+      }),
+    );
+    await write('node_modules/esm-only-flavor/index.mjs', selfContainedModule(['EsmTracker', 'esm-only']));
+    expect((await loadFlavorSource('esm-only-flavor', tmp)).flavor.name).toBe('esm-only');
+  });
 });
 
 describe('installed flavor packages', () => {

@@ -198,3 +198,90 @@ describe('resume', () => {
     });
   });
 });
+
+describe('review fixes', () => {
+  it('sends the final status again when a finished run is resumed', async () => {
+    const backend = `refinish-${process.pid}`;
+    const tracker = new InMemoryTracker(
+      { backend, ordered_writes: false },
+      { storeDir, logger: silentLogger },
+    );
+    const first = await tracker.startRun();
+    await first.end('FAILED');
+    const stored = InMemoryBackend.get(backend).findByUid(first.uid)!;
+    expect(stored.status).toBe('FAILED');
+    const retry = await tracker.startRun({ id: first.uid, resume: 'allow', tags: { attempt: 2 } });
+    await retry.end('FINISHED');
+    expect(stored.status).toBe('FINISHED');
+    expect(stored.tags.get('attempt')).toBe('2');
+  });
+
+  it('refuses a conflicting start param on resume before touching the run', async () => {
+    const tracker = local();
+    const first = await tracker.startRun({ params: { lr: 1 } });
+    await first.end();
+    await expect(
+      tracker.startRun({ id: first.uid, resume: 'allow', params: { lr: 2 } }),
+    ).rejects.toMatchObject({
+      code: 'PARAM_CONFLICT',
+    });
+    const snapshot = await new LocalRuns(storeDir).get(first.uid);
+    expect(snapshot.status).toBe('FINISHED');
+    expect(snapshot.params.lr).toBe('1');
+  });
+
+  it('does not hang runStep metadata on a backend that is down', async () => {
+    const backend = `down-${process.pid}`;
+    const tracker = new InMemoryTracker(
+      { backend, ordered_writes: false },
+      { storeDir, logger: silentLogger, runDefaults: { startTimeoutMs: 50, endTimeoutMs: 50 } },
+    );
+    const { BackendError } = await import('./errors.js');
+    InMemoryBackend.get(backend).breakDown(
+      '*',
+      () => new BackendError('BACKEND_UNREACHABLE', 'down', { retryable: true }),
+    );
+    const started = Date.now();
+    const { metadata } = await tracker.runStep(
+      {
+        pipelineName: 'p',
+        pipelineRunName: 'pr',
+        pipelineRunId: 'x',
+        stepName: 's',
+        stepRunId: `down-${Date.now()}`,
+      },
+      () => 1,
+    );
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(metadata.experiment_tracker_url).toMatch(/^file:/);
+    InMemoryBackend.get(backend).heal();
+  });
+
+  it("uses the tracker's logger for its runs and says how to deliver an offline run", async () => {
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(m), info: () => {}, debug: () => {} };
+    const tracker = new InMemoryTracker(
+      { backend: `log-${process.pid}`, ordered_writes: false },
+      { storeDir, logger },
+    );
+    const run = await tracker.startRun({ mode: 'offline' });
+    run.logMetric('m', 1);
+    const report = await run.end();
+    expect(report.pendingEvents).toBe(2);
+    expect(report.hint).toContain(`trackstack sync ${run.uid}`);
+    expect(lines.join('\n')).toContain(`trackstack sync ${run.uid}`);
+  });
+
+  it('refuses to sync to a group or to the local flavor, with a clear message', async () => {
+    const { syncRun } = await import('./sync.js');
+    const run = await local().startRun();
+    await run.end();
+    const group = new TrackerGroup([local(), local()], { storeDir, logger: silentLogger });
+    await expect(syncRun({ uid: run.uid, tracker: group, logger: silentLogger })).rejects.toThrow(
+      /nothing to sync|group/,
+    );
+    await expect(syncRun({ uid: run.uid, tracker: local(), logger: silentLogger })).rejects.toThrow(
+      /nothing to sync/,
+    );
+  });
+});

@@ -35,7 +35,12 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 }
 
 export function printTable(head: string[], rows: (string | number | undefined)[][]): void {
-  const table = new Table({ head: head.map((h) => pc.bold(h)), style: { head: [], border: [] } });
+  const table = new Table({
+    head: head.map((h) => pc.bold(h)),
+    style: { head: [], border: [] },
+    // No rule between rows: long listings stay readable.
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
   for (const row of rows) table.push(row.map((cell) => (cell === undefined ? '' : String(cell))));
   process.stdout.write(`${table.toString()}\n`);
 }
