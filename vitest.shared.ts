@@ -8,5 +8,7 @@ import type { ViteUserConfig } from 'vitest/config';
 export const sharedTestConfig: NonNullable<ViteUserConfig['test']> = {
   include: ['src/**/*.test.ts'],
   testTimeout: 20_000,
-  reporters: process.env.CI ? ['default', ['json', { outputFile: '.test-results.json' }]] : ['default'],
+  reporters: process.env.CI
+    ? ['default', ['json', { outputFile: '.test-results.json' }]]
+    : ['default'],
 };

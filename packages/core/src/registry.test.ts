@@ -325,7 +325,10 @@ describe('loadFlavorSource', () => {
         exports: { '.': { types: './index.d.ts', import: './index.mjs' } },
       }),
     );
-    await write('node_modules/esm-only-flavor/index.mjs', selfContainedModule(['EsmTracker', 'esm-only']));
+    await write(
+      'node_modules/esm-only-flavor/index.mjs',
+      selfContainedModule(['EsmTracker', 'esm-only']),
+    );
     expect((await loadFlavorSource('esm-only-flavor', tmp)).flavor.name).toBe('esm-only');
   });
 });
