@@ -139,6 +139,20 @@ describe('experiment-tracker flavor', () => {
     expect(table).toContain('file the JSON lines are appended to');
   });
 
+  it('lists a flavor whose source broke after registration as an error, beside the others', async () => {
+    await writeFile(
+      join(work, 'fragile.mjs'),
+      await readFile(join(fixtures, 'fragile-flavor.mjs'), 'utf8'),
+    );
+    ok(['experiment-tracker', 'flavor', 'register', './fragile.mjs']);
+    await writeFile(join(work, 'fragile.mjs'), 'export const broken = ;\n');
+    const list = JSON.parse(ok(['experiment-tracker', 'flavor', 'list', '--json']).stdout);
+    expect(list).toContainEqual(expect.objectContaining({ name: 'fragile', status: 'error' }));
+    expect(list).toContainEqual(expect.objectContaining({ name: 'jsonl', status: 'ok' }));
+    expect(list).toContainEqual(expect.objectContaining({ name: 'local', status: 'ok' }));
+    ok(['experiment-tracker', 'flavor', 'delete', 'fragile']);
+  });
+
   it('refuses a duplicate name, a missing file, a file with no flavor, a broken file, an unknown flavor', () => {
     const duplicate = cli(['experiment-tracker', 'flavor', 'register', './jsonl-flavor.ts']);
     expect(duplicate.code).toBe(1);
@@ -385,6 +399,40 @@ console.log('epoch done, attached to', run.uid, run.attached);`),
     expect(JSON.parse(ok(['runs', 'show', failedUid!, '--json']).stdout).status).toBe('FAILED');
   });
 
+  it('lets several worker processes of the command log to the same run', async () => {
+    await writeFile(
+      join(work, 'worker.mjs'),
+      script(
+        'for (let i = 0; i < 50; i++) run.logMetric(`worker/${process.argv[2]}`, i, { step: i });',
+      ),
+    );
+    await writeFile(
+      join(work, 'launcher.mjs'),
+      `import { spawnSync } from 'node:child_process';
+for (const rank of ['0', '1', '2']) {
+  const result = spawnSync(process.execPath, ['worker.mjs', rank], { stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}`,
+    );
+    const result = ok(['run', '--tracker', 'sink', '--', process.execPath, 'launcher.mjs']);
+    const uid = /run (\S+) \(/.exec(result.stderr)![1]!;
+    const shown = JSON.parse(ok(['runs', 'show', uid, '--json']).stdout);
+    expect(Object.keys(shown.histories).sort()).toEqual(['worker/0', 'worker/1', 'worker/2']);
+    for (const points of Object.values(shown.histories) as unknown[][])
+      expect(points).toHaveLength(50);
+    expect(shown.status).toBe('FINISHED');
+    const events = (await readFile(join(work, 'events.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    const mine = events.filter((e) => e.uid === uid || e.run === uid);
+    expect(mine.filter((e) => e.event === 'create')).toHaveLength(1);
+    expect(mine.flatMap((e) => e.metrics ?? [])).toHaveLength(150);
+    expect(mine.filter((e) => e.event === 'finish')).toEqual([
+      expect.objectContaining({ status: 'FINISHED' }),
+    ]);
+  });
+
   it('syncs a local-only run to a tracker, once', async () => {
     await writeFile(join(work, 'local.mjs'), script("run.logMetric('acc', 0.5, { step: 1 });"));
     ok(['experiment-tracker', 'unset']);
@@ -404,5 +452,22 @@ console.log('epoch done, attached to', run.uid, run.attached);`),
       destination: 'sink',
       delivered: 0,
     });
+  });
+});
+
+describe('help', () => {
+  it('has examples on every command', async () => {
+    const { buildProgram } = await import('./main.js');
+    const { program } = buildProgram();
+    const leaves: string[] = [];
+    const walk = (command: typeof program, path: string[]) => {
+      if (command.commands.length === 0) leaves.push(path.join(' '));
+      for (const sub of command.commands) walk(sub as typeof program, [...path, sub.name()]);
+    };
+    walk(program, []);
+    expect(leaves.length).toBeGreaterThan(20);
+    for (const leaf of leaves) {
+      expect(ok([...leaf.split(' '), '--help']).stdout, leaf).toMatch(/Examples?:/);
+    }
   });
 });

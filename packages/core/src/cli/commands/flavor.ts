@@ -55,6 +55,10 @@ Examples:
       'List every flavor: built-in, from installed packages, registered; broken ones with their error',
     )
     .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ trackstack experiment-tracker flavor list\n  $ trackstack experiment-tracker flavor list --json',
+    )
     .action(async (_options, command: Command) => {
       const registry = await FlavorRegistry.load(context.storeDir);
       const entries = registry.list().map((entry) => ({
@@ -124,6 +128,7 @@ Examples:
   flavor
     .command('delete <name>')
     .description('Forget a registered flavor (built-in and package flavors cannot be deleted)')
+    .addHelpText('after', '\nExample:\n  $ trackstack experiment-tracker flavor delete jsonl')
     .action(async (name: string) => {
       const trackers = context.store.read('trackers');
       const users = Object.entries(trackers.trackers)

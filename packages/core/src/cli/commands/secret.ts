@@ -50,6 +50,7 @@ Refer to it in a tracker config as {{secret.mlflow.value}} or {{secret.wandb.api
   secret
     .command('list')
     .description('List secrets and their keys (never their values)')
+    .addHelpText('after', '\nExample:\n  $ trackstack secret list --json')
     .option('--json', 'print JSON')
     .action((_options, command: Command) => {
       const file = context.store.read('secrets');
@@ -68,6 +69,7 @@ Refer to it in a tracker config as {{secret.mlflow.value}} or {{secret.wandb.api
   secret
     .command('delete <name>')
     .description('Delete a secret')
+    .addHelpText('after', '\nExample:\n  $ trackstack secret delete mlflow')
     .action(async (name: string) => {
       await context.store.update('secrets', (file) => {
         if (file.secrets[name] === undefined)

@@ -70,6 +70,7 @@ Examples:
   parent
     .command('list')
     .description('List configured trackers; the active ones are marked')
+    .addHelpText('after', '\nExample:\n  $ trackstack experiment-tracker list --json')
     .option('--json', 'print JSON')
     .action(async (_options, command: Command) => {
       const file = context.store.read('trackers');
@@ -97,6 +98,7 @@ Examples:
   parent
     .command('describe <name>')
     .description("Show a tracker's flavor, config (secrets redacted) and labels")
+    .addHelpText('after', '\nExample:\n  $ trackstack experiment-tracker describe prod')
     .option('--json', 'print JSON')
     .action(async (name: string, _options, command: Command) => {
       const file = context.store.read('trackers');
@@ -142,6 +144,10 @@ Examples:
   parent
     .command('remove-attribute <name> <keys...>')
     .description('Remove config values (back to their defaults) or labels (label:<key>)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ trackstack experiment-tracker remove-attribute prod tracking_insecure_tls label:team',
+    )
     .action(async (name: string, keys: string[]) => {
       const registry = await registryFor();
       await context.store.update('trackers', (file) => {
@@ -165,6 +171,7 @@ Examples:
   parent
     .command('rename <name> <newName>')
     .description('Rename a tracker (keeps it active if it was)')
+    .addHelpText('after', '\nExample:\n  $ trackstack experiment-tracker rename prod mlflow-prod')
     .action(async (name: string, newName: string) => {
       assertDestinationName(newName);
       await context.store.update('trackers', (file) => {
@@ -181,6 +188,7 @@ Examples:
   parent
     .command('delete <name>')
     .description('Delete a tracker (runs already logged stay in the store)')
+    .addHelpText('after', '\nExample:\n  $ trackstack experiment-tracker delete scratch')
     .action(async (name: string) => {
       await context.store.update('trackers', (file) => {
         lookup(file, name);
@@ -210,6 +218,7 @@ Examples:
   parent
     .command('unset')
     .description('Make no tracker active: runs go to the local default')
+    .addHelpText('after', '\nExample:\n  $ trackstack experiment-tracker unset')
     .action(async () => {
       await context.store.update('trackers', (file) => {
         file.active = [];
@@ -220,6 +229,7 @@ Examples:
   parent
     .command('get')
     .description('Show the active tracker(s)')
+    .addHelpText('after', '\nExample:\n  $ trackstack experiment-tracker get --json')
     .option('--json', 'print JSON')
     .action(async (_options, command: Command) => {
       const file = context.store.read('trackers');
@@ -234,6 +244,7 @@ Examples:
   parent
     .command('verify [name]')
     .description('Build a tracker (the active one by default) and check that its backend answers')
+    .addHelpText('after', '\nExample:\n  $ trackstack experiment-tracker verify prod')
     .action(async (name: string | undefined) => {
       const tracker = await getTracker({
         storeDir: context.storeDir,

@@ -1,0 +1,13 @@
+// A flavor in plain JavaScript, registered by path, whose file the CLI test then breaks.
+import { BaseExperimentTracker, defineFlavor, z } from '@trackstack/core';
+
+export class FragileTracker extends BaseExperimentTracker {
+  static FLAVOR = defineFlavor({ name: 'fragile', configSchema: z.object({}) });
+  async createRun(init) {
+    return { runId: init.uid };
+  }
+  async writeBatch() {}
+  async uploadArtifact() {}
+  async finishRun() {}
+  async validateConnection() {}
+}
