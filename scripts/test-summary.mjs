@@ -8,7 +8,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const empty = [];
-for (const group of ['packages', 'examples']) {
+for (const group of ['packages', 'examples', 'tools']) {
   for (const name of readdirSync(join(root, group))) {
     let report;
     try {

@@ -19,6 +19,7 @@ import {
   type FinalRunStatus,
   type FlavorCapabilities,
   type FlavorLimits,
+  type ResumeOptions,
   type RunInit,
   type RunRef,
   type StepRunInfo,
@@ -92,8 +93,13 @@ export abstract class BaseExperimentTracker<C = Record<string, unknown>> {
    */
   abstract createRun(init: RunInit): Promise<RunRef>;
 
-  /** Finds a backend run again from its persisted ref (resume, sync from another process). */
-  resumeRun(ref: RunRef): Promise<RunRef> {
+  /**
+   * Finds a backend run again from its persisted ref (resume, sync, another
+   * process of the same run). With `reopen`, the run goes on: a backend run
+   * that had ended is set running again. Without it (the run already ended
+   * and its status was delivered), nothing about the run may change.
+   */
+  resumeRun(ref: RunRef, _options: ResumeOptions): Promise<RunRef> {
     return Promise.resolve(ref);
   }
 
@@ -145,7 +151,7 @@ export abstract class BaseExperimentTracker<C = Record<string, unknown>> {
   async prepareStepRun(info: StepRunInfo): Promise<Run> {
     const existing = this.stepRuns.get(info.stepRunId);
     if (existing !== undefined && !existing.ended) return existing;
-    const run = await this.startRun(this.stepRunOptions(info));
+    const run = await this.startStepRun(info);
     this.stepRuns.set(info.stepRunId, run);
     return run;
   }
@@ -184,7 +190,7 @@ export abstract class BaseExperimentTracker<C = Record<string, unknown>> {
     const run = this.stepRuns.get(info.stepRunId);
     if (run === undefined) return;
     this.stepRuns.delete(info.stepRunId);
-    await run.end(stepFailed ? 'FAILED' : 'FINISHED');
+    await this.endStepRun(info, run, stepFailed ? 'FAILED' : 'FINISHED');
   }
 
   /** All three around `fn`, with `currentRun()` set inside it. */
@@ -199,6 +205,16 @@ export abstract class BaseExperimentTracker<C = Record<string, unknown>> {
     } finally {
       await this.cleanupStepRun(info, failed);
     }
+  }
+
+  /** Starts the run a step logs to. Override for layouts of several runs (MLflow's nested runs). */
+  protected startStepRun(info: StepRunInfo): Promise<Run> {
+    return this.startRun(this.stepRunOptions(info));
+  }
+
+  /** Ends a step's run; an override that started more runs ends them here. */
+  protected async endStepRun(_info: StepRunInfo, run: Run, status: FinalRunStatus): Promise<void> {
+    await run.end(status);
   }
 
   /**

@@ -87,6 +87,7 @@ export {
   type FlavorLimits,
   type KeyValue,
   type MetricPoint,
+  type ResumeOptions,
   type RunInit,
   type RunRef,
   type RunStatus,

@@ -29,6 +29,11 @@ export interface RunRef {
   data?: Record<string, unknown> | undefined;
 }
 
+export interface ResumeOptions {
+  /** The run goes on: set it running again if the backend has it ended. */
+  reopen: boolean;
+}
+
 export interface KeyValue {
   key: string;
   value: string;
@@ -90,6 +95,12 @@ export interface FlavorCapabilities {
   artifacts: boolean;
   /** The flavor can find an existing backend run again (`resumeRun`). */
   resume: boolean;
+  /**
+   * At least this long between two writes of a run (W&B paces file_stream).
+   * Writes that queue up meanwhile are merged, within `limits`; the wait is
+   * skipped when the run ends or `flush()` is called. Default 0.
+   */
+  minWriteIntervalMs?: number;
 }
 
 /** MLflow's limits: the strictest of the well-known backends, so a safe default. */

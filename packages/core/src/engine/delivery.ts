@@ -63,7 +63,7 @@ interface Segment {
 }
 
 type Task =
-  | { kind: 'write'; batch: WriteBatch; parts: Part[] }
+  | { kind: 'write'; batch: WriteBatch; bytes: number; parts: Part[] }
   | { kind: 'artifact'; artifact: ArtifactUpload; parts: Part[] }
   | { kind: 'finish'; status: FinalRunStatus; endTime: number; parts: Part[] };
 
@@ -111,6 +111,10 @@ export class Delivery {
   private acked = 0;
   private sawEnd = false;
   private pauseTimer: NodeJS.Timeout | undefined;
+  private readonly minWriteIntervalMs: number;
+  private lastWriteAt = 0;
+  /** Set by drain() until idle: pacing waits are skipped. */
+  private urgent = false;
   private readonly abort = new AbortController();
   private wakeUp: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -126,6 +130,7 @@ export class Delivery {
     this.limits = options.tracker.limits;
     const capabilities = options.tracker.capabilities;
     this.concurrency = capabilities.orderedWrites ? 1 : Math.max(1, capabilities.maxConcurrency);
+    this.minWriteIntervalMs = capabilities.minWriteIntervalMs ?? 0;
   }
 
   /** The backend run's ref, once known. */
@@ -162,6 +167,7 @@ export class Delivery {
    */
   async drain(deadline: number): Promise<DeliveryStatus> {
     this.start();
+    this.urgent = true;
     this.wake();
     if (this.fatal !== undefined) return this.status();
     const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
@@ -206,7 +212,7 @@ export class Delivery {
     for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
       try {
         const ref = existing
-          ? await this.tracker.resumeRun(existing)
+          ? await this.tracker.resumeRun(existing, { reopen: state.finished === undefined })
           : await this.tracker.createRun(await this.options.init());
         this.ref = ref;
         await this.options.runDir.writeDeliveryState(this.destination, {
@@ -281,6 +287,7 @@ export class Delivery {
   }
 
   private notifyIdle(): void {
+    this.urgent = false;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
@@ -444,6 +451,7 @@ export class Delivery {
         tags: [...batch.tags].map(([key, value]) => ({ key, value })),
         metrics: batch.metrics,
       },
+      bytes: batch.bytes,
       parts: batch.parts,
     });
   }
@@ -460,18 +468,13 @@ export class Delivery {
 
   private launch(): void {
     const pause = this.pausedUntil - Date.now();
-    if (pause > 0) {
-      // Nothing else may wake the loop when the pause ends: set a timer that does.
-      if (this.pauseTimer === undefined) {
-        this.pauseTimer = setTimeout(() => {
-          this.pauseTimer = undefined;
-          this.wake();
-        }, pause);
-        this.pauseTimer.unref();
-      }
-      return;
-    }
+    if (pause > 0) return this.wakeAfter(pause);
     while (this.inflight < this.concurrency) {
+      if (this.tasks[0]?.kind === 'write' && this.minWriteIntervalMs > 0) {
+        const wait = this.lastWriteAt + this.minWriteIntervalMs - Date.now();
+        if (wait > 0 && !this.urgent && this.finishPlan === undefined) return this.wakeAfter(wait);
+        this.mergeHeadWrites();
+      }
       let task = this.tasks.shift();
       if (task === undefined) {
         const plan = this.finishPlan;
@@ -489,8 +492,49 @@ export class Delivery {
         }
         task = { kind: 'finish', status: plan.status, endTime: plan.endTime, parts: [plan.part] };
       }
+      if (task.kind === 'write') this.lastWriteAt = Date.now();
       this.inflight += 1;
       void this.execute(task);
+    }
+  }
+
+  /** Nothing else may wake the loop when a pause ends: a timer does. */
+  private wakeAfter(ms: number): void {
+    if (this.pauseTimer !== undefined) return;
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = undefined;
+      this.wake();
+    }, ms);
+    this.pauseTimer.unref();
+  }
+
+  /** Merges the writes queued behind the first one into it, as far as the limits allow. */
+  private mergeHeadWrites(): void {
+    const first = this.tasks[0];
+    if (first?.kind !== 'write') return;
+    const limits = this.limits;
+    for (let next = this.tasks[1]; next?.kind === 'write'; next = this.tasks[1]) {
+      const a = first.batch;
+      const b = next.batch;
+      const params = new Map(a.params.map((p) => [p.key, p.value]));
+      const conflict = b.params.some((p) => params.has(p.key) && params.get(p.key) !== p.value);
+      const tags = new Set([...a.tags, ...b.tags].map((t) => t.key)).size;
+      const fits =
+        !conflict &&
+        a.metrics.length + b.metrics.length <= limits.maxMetricsPerBatch &&
+        a.params.length + b.params.length <= limits.maxParamsPerBatch &&
+        tags <= limits.maxTagsPerBatch &&
+        a.metrics.length + b.metrics.length + a.params.length + b.params.length + tags <=
+          limits.maxEntitiesPerBatch &&
+        first.bytes + next.bytes <= limits.maxBatchBytes;
+      if (!fits) return;
+      for (const param of b.params) if (!params.has(param.key)) a.params.push(param);
+      const merged = new Map([...a.tags, ...b.tags].map((t) => [t.key, t.value]));
+      a.tags = [...merged].map(([key, value]) => ({ key, value }));
+      for (const point of b.metrics) a.metrics.push(point);
+      first.bytes += next.bytes;
+      for (const part of next.parts) first.parts.push(part);
+      this.tasks.splice(1, 1);
     }
   }
 

@@ -21,7 +21,13 @@ afterEach(async () => {
   await rm(storeDir, { recursive: true, force: true });
 });
 
-function tracker(config: Partial<{ max_metrics_per_batch: number; ordered_writes: boolean }> = {}) {
+function tracker(
+  config: Partial<{
+    max_metrics_per_batch: number;
+    ordered_writes: boolean;
+    min_write_interval_ms: number;
+  }> = {},
+) {
   return new InMemoryTracker(
     { backend: backendName, ordered_writes: config.ordered_writes ?? false, ...config },
     {
@@ -111,6 +117,37 @@ describe('batching', () => {
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(t.capabilities.maxConcurrency);
     expect(onlyRun().metrics).toHaveLength(400);
+  });
+});
+
+describe('pacing', () => {
+  it("keeps writes at least the flavor's interval apart, merging what queued up", async () => {
+    const t = tracker({ min_write_interval_ms: 150 });
+    const run = await t.startRun({ flushIntervalMs: 5 });
+    const started = Date.now();
+    for (let i = 0; i < 40; i++) {
+      run.logMetric('m', i, { step: i });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const elapsed = Date.now() - started;
+    await run.end();
+    const writes = backend().calls.filter((c) => c.op === 'writeBatch');
+    // ~40 journal flushes over `elapsed` ms: paced, they make a handful of requests.
+    expect(writes.length).toBeLessThanOrEqual(Math.ceil(elapsed / 150) + 2);
+    expect(writes.length).toBeLessThan(15);
+    expect(onlyRun().metrics.map((p) => p.step)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+  });
+
+  it('does not make end() wait for the interval', async () => {
+    const t = tracker({ min_write_interval_ms: 60_000 });
+    const run = await t.startRun({ flushIntervalMs: 0 });
+    run.logMetric('a', 1);
+    await run.flush();
+    run.logMetric('b', 2);
+    const started = Date.now();
+    await run.end();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(onlyRun().metrics.map((p) => p.key)).toEqual(['a', 'b']);
   });
 });
 

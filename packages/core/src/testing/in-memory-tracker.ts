@@ -17,6 +17,7 @@ import type {
   FlavorCapabilities,
   FlavorLimits,
   MetricPoint,
+  ResumeOptions,
   RunInit,
   RunRef,
   RunStatus,
@@ -144,6 +145,8 @@ export const inMemoryConfigSchema = z.object({
   backend: z.string().default('default'),
   max_metrics_per_batch: z.number().int().positive().optional(),
   ordered_writes: z.boolean().default(false),
+  /** Pace writes like W&B's file_stream (see FlavorCapabilities.minWriteIntervalMs). */
+  min_write_interval_ms: z.number().int().nonnegative().optional(),
 });
 
 export class InMemoryTracker extends BaseExperimentTracker<z.output<typeof inMemoryConfigSchema>> {
@@ -165,7 +168,12 @@ export class InMemoryTracker extends BaseExperimentTracker<z.output<typeof inMem
   }
 
   override get capabilities(): FlavorCapabilities {
-    return { ...DEFAULT_CAPABILITIES, orderedWrites: this.config.ordered_writes, nestedRuns: true };
+    return {
+      ...DEFAULT_CAPABILITIES,
+      orderedWrites: this.config.ordered_writes,
+      nestedRuns: true,
+      minWriteIntervalMs: this.config.min_write_interval_ms ?? 0,
+    };
   }
 
   createRun(init: RunInit): Promise<RunRef> {
@@ -179,9 +187,10 @@ export class InMemoryTracker extends BaseExperimentTracker<z.output<typeof inMem
     });
   }
 
-  override resumeRun(ref: RunRef): Promise<RunRef> {
+  override resumeRun(ref: RunRef, options: ResumeOptions): Promise<RunRef> {
     return this.backend.call('resumeRun', ref.runId, () => {
-      this.backend.get(ref.runId);
+      const run = this.backend.get(ref.runId);
+      if (options.reopen) run.status = 'RUNNING';
       return ref;
     });
   }

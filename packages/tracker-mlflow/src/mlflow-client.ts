@@ -1,0 +1,140 @@
+/**
+ * MLflow's tracking REST API (`/api/2.0/mlflow/...`) and its artifact proxy
+ * (`/api/2.0/mlflow-artifacts/...`) over undici. One HTTP request per call;
+ * retries are core's business, not this file's.
+ */
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher, request } from 'undici';
+import type { ResolvedMlflowConfig } from './mlflow-config.js';
+import { mlflowHttpError, mlflowNetworkError } from './mlflow-error.js';
+
+export const USER_AGENT = `trackstack-mlflow/${__PACKAGE_VERSION__}`;
+
+export interface MlflowRunInfo {
+  run_id: string;
+  experiment_id: string;
+  run_name?: string;
+  status: string;
+  start_time?: number;
+  end_time?: number;
+  artifact_uri?: string;
+  lifecycle_stage?: string;
+}
+
+export interface MlflowRun {
+  info: MlflowRunInfo;
+  data?: {
+    params?: { key: string; value: string }[];
+    tags?: { key: string; value: string }[];
+    metrics?: { key: string; value: number | string; timestamp: number; step: number }[];
+  };
+}
+
+export class MlflowRestClient {
+  readonly baseUrl: string;
+  private readonly agent: Agent;
+  private readonly authorization: string | undefined;
+
+  constructor(config: ResolvedMlflowConfig) {
+    this.baseUrl = config.baseUrl;
+    const timeout = config.request_timeout_s * 1000;
+    this.agent = new Agent({
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      connectTimeout: Math.min(timeout, 30_000),
+      connect: {
+        rejectUnauthorized: !config.tracking_insecure_tls,
+        ...(config.tracking_server_cert_path === undefined
+          ? {}
+          : { ca: readFileSync(config.tracking_server_cert_path) }),
+      },
+    });
+    if (config.tracking_token !== undefined) {
+      this.authorization = `Bearer ${config.tracking_token}`;
+    } else if (config.tracking_username !== undefined && config.tracking_password !== undefined) {
+      const basic = Buffer.from(`${config.tracking_username}:${config.tracking_password}`).toString(
+        'base64',
+      );
+      this.authorization = `Basic ${basic}`;
+    }
+  }
+
+  get<T>(endpoint: string, query: Record<string, string>): Promise<T> {
+    const search = new URLSearchParams(query).toString();
+    return this.json<T>('GET', `/api/2.0/mlflow/${endpoint}?${search}`);
+  }
+
+  post<T>(endpoint: string, body: unknown): Promise<T> {
+    return this.json<T>('POST', `/api/2.0/mlflow/${endpoint}`, JSON.stringify(body));
+  }
+
+  /** Streams a file's bytes to the artifact proxy. */
+  async putArtifact(
+    path: string,
+    body: Readable,
+    size: number,
+    contentType: string,
+  ): Promise<void> {
+    await this.send('PUT', `/api/2.0/mlflow-artifacts/artifacts/${path}`, body, {
+      'content-type': contentType,
+      'content-length': String(size),
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async json<T>(method: 'GET' | 'POST', path: string, body?: string): Promise<T> {
+    const text = await this.send(
+      method,
+      path,
+      body,
+      body === undefined ? {} : { 'content-type': 'application/json' },
+    );
+    if (text === '') return {} as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      // A 2xx whose body does not parse was cut off on the way: ask again.
+      throw mlflowNetworkError(`${method} ${path.split('?')[0]} (a truncated answer)`, error);
+    }
+  }
+
+  private async send(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    body: string | Readable | undefined,
+    headers: Record<string, string>,
+  ): Promise<string> {
+    // Only the path goes into messages: never the Authorization header, never a query's values.
+    const what = `${method} ${path.split('?')[0]}`;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(`${this.baseUrl}${path}`, {
+        method,
+        body,
+        dispatcher: this.agent,
+        headers: {
+          'user-agent': USER_AGENT,
+          accept: 'application/json',
+          ...headers,
+          ...(this.authorization === undefined ? {} : { authorization: this.authorization }),
+        },
+      });
+    } catch (error) {
+      throw mlflowNetworkError(what, error);
+    }
+    let text: string;
+    try {
+      text = await response.body.text();
+    } catch (error) {
+      throw mlflowNetworkError(`${what} (reading the answer)`, error);
+    }
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      throw mlflowHttpError(what, response.statusCode, text, response.headers['retry-after']);
+    }
+    return text;
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The MLflow flavor's config, as ZenML's MLflow tracker takes it. Fields the
+ * config leaves out fall back to MLflow's own environment variables, as the
+ * Python client does.
+ */
+import { secret, TrackstackError, z } from '@trackstack/core';
+
+export const mlflowConfigSchema = z
+  .object({
+    tracking_uri: z
+      .string()
+      .optional()
+      .describe(
+        'http(s) URL of the MLflow tracking server, or "databricks"; default MLFLOW_TRACKING_URI',
+      ),
+    tracking_username: z
+      .string()
+      .optional()
+      .describe('basic auth user; default MLFLOW_TRACKING_USERNAME'),
+    tracking_password: secret(z.string())
+      .optional()
+      .describe('basic auth password; default MLFLOW_TRACKING_PASSWORD'),
+    tracking_token: secret(z.string())
+      .optional()
+      .describe('bearer token; default MLFLOW_TRACKING_TOKEN'),
+    tracking_insecure_tls: z
+      .boolean()
+      .optional()
+      .describe(
+        'skip TLS certificate verification (by name only); default MLFLOW_TRACKING_INSECURE_TLS',
+      ),
+    tracking_server_cert_path: z
+      .string()
+      .optional()
+      .describe(
+        'CA certificate (PEM) to verify the server with; default MLFLOW_TRACKING_SERVER_CERT_PATH',
+      ),
+    databricks_host: z
+      .string()
+      .optional()
+      .describe('Databricks workspace URL, with tracking_uri "databricks"'),
+    experiment_name: z
+      .string()
+      .optional()
+      .describe("experiment for runs that name none; step runs default to the pipeline's name"),
+    nested: z
+      .boolean()
+      .default(false)
+      .describe('one child run per pipeline step under the pipeline run'),
+    tags: z.record(z.string(), z.string()).default({}).describe('tags added to every run'),
+    request_timeout_s: z.number().positive().default(120).describe('timeout of one HTTP request'),
+  })
+  .strict();
+
+export type MlflowConfig = z.output<typeof mlflowConfigSchema>;
+
+/** The config with MLflow's environment variables applied and the auth rules checked. */
+export interface ResolvedMlflowConfig extends MlflowConfig {
+  tracking_uri: string;
+  tracking_insecure_tls: boolean;
+  /** http(s) base URL requests go to (the Databricks host for "databricks"). */
+  baseUrl: string;
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+export function resolveMlflowConfig(
+  config: MlflowConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedMlflowConfig {
+  const trackingUri = config.tracking_uri ?? env.MLFLOW_TRACKING_URI;
+  if (trackingUri === undefined || trackingUri === '') {
+    throw invalid('tracking_uri is required (or set MLFLOW_TRACKING_URI)');
+  }
+  const username = config.tracking_username ?? env.MLFLOW_TRACKING_USERNAME;
+  const password = config.tracking_password ?? env.MLFLOW_TRACKING_PASSWORD;
+  const token = config.tracking_token ?? env.MLFLOW_TRACKING_TOKEN;
+  const insecure =
+    config.tracking_insecure_tls ??
+    ['true', '1'].includes((env.MLFLOW_TRACKING_INSECURE_TLS ?? '').toLowerCase());
+  const certPath = config.tracking_server_cert_path ?? env.MLFLOW_TRACKING_SERVER_CERT_PATH;
+
+  let baseUrl: string;
+  if (trackingUri === 'databricks' || trackingUri.startsWith('databricks://')) {
+    const host = config.databricks_host ?? env.DATABRICKS_HOST;
+    if (host === undefined)
+      throw invalid('tracking_uri "databricks" needs databricks_host (or DATABRICKS_HOST)');
+    baseUrl = host;
+  } else {
+    if (config.databricks_host !== undefined) {
+      throw invalid('databricks_host is only used with tracking_uri "databricks"');
+    }
+    baseUrl = trackingUri;
+  }
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw invalid(`tracking_uri must be an http(s) URL or "databricks"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalid(
+      `tracking_uri must be an http(s) URL or "databricks" (file stores are not supported)`,
+    );
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw invalid('put credentials in tracking_username/tracking_password, never in the URL');
+  }
+  if (username !== undefined && password === undefined)
+    throw invalid('tracking_username needs tracking_password');
+  if (password !== undefined && username === undefined)
+    throw invalid('tracking_password needs tracking_username');
+  const methods = (username !== undefined ? 1 : 0) + (token !== undefined ? 1 : 0);
+  if (methods > 1)
+    throw invalid('give either tracking_username + tracking_password or tracking_token, not both');
+  // ZenML requires credentials for any remote server; a server on this machine may run without.
+  if (methods === 0 && !LOOPBACK.test(url.hostname)) {
+    throw invalid(
+      'a remote MLflow server needs credentials: tracking_username + tracking_password, or tracking_token',
+    );
+  }
+  return {
+    ...config,
+    tracking_uri: trackingUri,
+    tracking_username: username,
+    tracking_password: password,
+    tracking_token: token,
+    tracking_insecure_tls: insecure,
+    tracking_server_cert_path: certPath,
+    baseUrl: baseUrl.replace(/\/+$/, ''),
+  };
+}
+
+function invalid(message: string): TrackstackError {
+  return new TrackstackError('INVALID_CONFIG', `mlflow: ${message}`, {
+    hint: 'see `trackstack experiment-tracker flavor describe mlflow`',
+  });
+}

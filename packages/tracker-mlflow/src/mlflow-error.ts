@@ -1,0 +1,93 @@
+/**
+ * Errors from MLflow: a BackendError (so core's retry policy applies) that
+ * also carries MLflow's own `error_code` (RESOURCE_DOES_NOT_EXIST, ...).
+ */
+import {
+  BackendError,
+  type BackendErrorOptions,
+  isRetryableStatus,
+  parseRetryAfter,
+} from '@trackstack/core';
+
+const MLFLOW_ERROR_MARKER = Symbol.for('trackstack.mlflow.error');
+
+export class MlflowError extends BackendError {
+  readonly [MLFLOW_ERROR_MARKER] = true as const;
+  /** MLflow's error code, when the server sent its JSON error body. */
+  readonly errorCode: string | undefined;
+
+  constructor(message: string, options: BackendErrorOptions & { errorCode?: string | undefined }) {
+    super(options.retryable ? 'BACKEND_UNREACHABLE' : 'BACKEND_REJECTED', message, options);
+    this.name = 'MlflowError';
+    this.errorCode = options.errorCode;
+  }
+
+  static override isInstance(error: unknown): error is MlflowError {
+    return typeof error === 'object' && error !== null && MLFLOW_ERROR_MARKER in error;
+  }
+}
+
+/**
+ * Classifies an HTTP answer that was not 2xx. MLflow answers JSON
+ * `{error_code, message}`; a proxy or auth layer in front of it may not, so the
+ * status decides what is retried, as in MLflow's own client.
+ */
+export function mlflowHttpError(
+  what: string,
+  status: number,
+  body: string,
+  retryAfter: string | string[] | undefined,
+): MlflowError {
+  let errorCode: string | undefined;
+  let detail = body.slice(0, 500);
+  try {
+    const parsed = JSON.parse(body) as { error_code?: unknown; message?: unknown };
+    if (typeof parsed.error_code === 'string') errorCode = parsed.error_code;
+    if (typeof parsed.message === 'string') detail = parsed.message;
+  } catch {
+    // not JSON: keep the text
+  }
+  const retryable = isRetryableStatus(status);
+  const auth = status === 401 || status === 403;
+  const message = auth
+    ? `${what}: MLflow refused the credentials (HTTP ${status})`
+    : `${what}: MLflow answered ${status}${errorCode ? ` ${errorCode}` : ''}${detail ? `: ${detail}` : ''}`;
+  return new MlflowError(message, {
+    statusCode: status,
+    responseBody: body,
+    retryable,
+    retryAfterMs: parseRetryAfter(retryAfter),
+    errorCode,
+    hint: auth ? 'check tracking_username/tracking_password or tracking_token' : undefined,
+  });
+}
+
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** A failure before any answer. TLS verification failures are final; the rest are retried. */
+export function mlflowNetworkError(what: string, error: unknown): MlflowError {
+  const code =
+    (error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code;
+  const text = error instanceof Error ? error.message : String(error);
+  if (typeof code === 'string' && TLS_CODES.has(code)) {
+    return new MlflowError(`${what}: the server's TLS certificate was not accepted (${code})`, {
+      retryable: false,
+      cause: error,
+      hint: 'give its CA with tracking_server_cert_path, or turn verification off by name: tracking_insecure_tls',
+    });
+  }
+  return new MlflowError(
+    `${what}: MLflow unreachable (${typeof code === 'string' ? code : text})`,
+    {
+      retryable: true,
+      cause: error,
+    },
+  );
+}

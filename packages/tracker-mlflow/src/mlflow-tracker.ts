@@ -1,0 +1,285 @@
+/**
+ * The MLflow flavor: trackstack's primitives on MLflow's REST API. Core owns
+ * validation, batching, retries and the journal; this class only speaks MLflow.
+ */
+import { createReadStream } from 'node:fs';
+import { userInfo } from 'node:os';
+import {
+  type ArtifactUpload,
+  BaseExperimentTracker,
+  defineFlavor,
+  type FinalRunStatus,
+  type ResumeOptions,
+  type Run,
+  type RunInit,
+  type RunRef,
+  type StartRunOptions,
+  type StepRunInfo,
+  type WriteBatch,
+} from '@trackstack/core';
+import { v5 as uuidv5 } from 'uuid';
+import { MlflowRestClient, type MlflowRun } from './mlflow-client.js';
+import {
+  type MlflowConfig,
+  mlflowConfigSchema,
+  type ResolvedMlflowConfig,
+  resolveMlflowConfig,
+} from './mlflow-config.js';
+import { MlflowError } from './mlflow-error.js';
+
+/** Namespace of the run ids derived from ZenML's pipeline-run and step-run ids. */
+const MLFLOW_STEP_NAMESPACE = 'b2f0c6a4-3d7e-4f4a-9a51-0e8f3c2d7a61';
+
+export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig> {
+  static readonly FLAVOR = defineFlavor({
+    name: 'mlflow',
+    displayName: 'MLflow',
+    configSchema: mlflowConfigSchema,
+    docsUrl: 'https://github.com/trackstack/trackstack/tree/main/packages/tracker-mlflow#readme',
+    sdkDocsUrl: 'https://mlflow.org/docs/latest/api_reference/rest-api.html',
+    logoUrl: 'https://mlflow.org/img/mlflow-black.svg',
+  });
+
+  private resolved: ResolvedMlflowConfig | undefined;
+  private restClient: MlflowRestClient | undefined;
+  private readonly experimentIds = new Map<string, string>();
+  private readonly stepParents = new Map<string, Run>();
+
+  /** The config with MLflow's environment variables applied; read on first use, not at import. */
+  get settings(): ResolvedMlflowConfig {
+    this.resolved ??= resolveMlflowConfig(this.config);
+    return this.resolved;
+  }
+
+  get client(): MlflowRestClient {
+    this.restClient ??= new MlflowRestClient(this.settings);
+    return this.restClient;
+  }
+
+  override get capabilities() {
+    return {
+      orderedWrites: false,
+      maxConcurrency: 4,
+      nestedRuns: true,
+      artifacts: true,
+      resume: true,
+    };
+  }
+
+  override startRun(options: StartRunOptions = {}): Promise<Run> {
+    const experiment = options.experiment ?? this.config.experiment_name;
+    return super.startRun(experiment === undefined ? options : { ...options, experiment });
+  }
+
+  async createRun(init: RunInit): Promise<RunRef> {
+    const experimentId = await this.experimentId(init.experiment);
+    // A retried create must find the run the lost answer created, not make another.
+    const existing = await this.findRunByUid(experimentId, init.uid);
+    if (existing !== undefined) return this.ref(existing);
+    const tags: Record<string, string> = {
+      'mlflow.user': safeUserName(),
+      'mlflow.source.type': 'LOCAL',
+      ...(process.argv[1] === undefined ? {} : { 'mlflow.source.name': process.argv[1] }),
+      ...this.config.tags,
+      ...init.tags,
+      ...(init.parent === undefined ? {} : { 'mlflow.parentRunId': init.parent.runId }),
+    };
+    const { run } = await this.client.post<{ run: MlflowRun }>('runs/create', {
+      experiment_id: experimentId,
+      run_name: init.name,
+      start_time: init.startTime,
+      tags: Object.entries(tags).map(([key, value]) => ({ key, value })),
+    });
+    return this.ref(run);
+  }
+
+  override async resumeRun(ref: RunRef, options: ResumeOptions): Promise<RunRef> {
+    const { run } = await this.client.get<{ run: MlflowRun }>('runs/get', { run_id: ref.runId });
+    if (options.reopen && run.info.status !== 'RUNNING') {
+      await this.client.post('runs/update', { run_id: ref.runId, status: 'RUNNING' });
+    }
+    return this.ref(run);
+  }
+
+  async writeBatch(ref: RunRef, batch: WriteBatch): Promise<void> {
+    await this.client.post('runs/log-batch', {
+      run_id: ref.runId,
+      // JSON has no NaN or Infinity: MLflow reads them as strings (protobuf's JSON form).
+      metrics: batch.metrics.map((m) => ({
+        key: m.key,
+        value: Number.isFinite(m.value) ? m.value : String(m.value),
+        timestamp: m.timestamp,
+        step: m.step,
+      })),
+      params: batch.params,
+      tags: batch.tags,
+    });
+  }
+
+  async uploadArtifact(ref: RunRef, artifact: ArtifactUpload): Promise<void> {
+    const root = await this.artifactRoot(ref);
+    const path = `${root}/${artifact.path.split('/').map(encodeURIComponent).join('/')}`;
+    await this.client.putArtifact(
+      path,
+      createReadStream(artifact.localPath),
+      artifact.size,
+      artifact.contentType,
+    );
+  }
+
+  async finishRun(ref: RunRef, status: FinalRunStatus, endTime: number): Promise<void> {
+    await this.client.post('runs/update', { run_id: ref.runId, status, end_time: endTime });
+  }
+
+  async validateConnection(): Promise<void> {
+    await this.client.post('experiments/search', { max_results: 1 });
+  }
+
+  override runMetadata(ref: RunRef): Record<string, string> {
+    return {
+      mlflow_run_id: ref.runId,
+      ...(ref.experimentId === undefined ? {} : { mlflow_experiment_id: ref.experimentId }),
+    };
+  }
+
+  /**
+   * ZenML's layout: the experiment is the `experiment_name` setting, else the
+   * pipeline's name; all steps of a pipeline run share one run (found again by
+   * an id derived from the pipeline run id); with `nested`, each step gets a
+   * child run of its own under it.
+   */
+  protected override stepRunOptions(info: StepRunInfo): StartRunOptions {
+    const settings = info.settings ?? {};
+    const experiment =
+      (typeof settings.experiment_name === 'string' ? settings.experiment_name : undefined) ??
+      this.config.experiment_name ??
+      info.pipelineName;
+    return {
+      experiment,
+      name: info.pipelineRunName,
+      id: uuidv5(info.pipelineRunId, MLFLOW_STEP_NAMESPACE),
+      resume: 'allow',
+      tags: { 'zenml.pipeline': info.pipelineName, 'zenml.pipeline_run': info.pipelineRunName },
+    };
+  }
+
+  protected override async startStepRun(info: StepRunInfo): Promise<Run> {
+    const shared = this.stepRunOptions(info);
+    if (!this.nestedFor(info)) return this.startRun(shared);
+    const parent = await this.startRun(shared);
+    this.stepParents.set(info.stepRunId, parent);
+    return this.startRun({
+      experiment: shared.experiment,
+      name: info.stepName,
+      id: uuidv5(info.stepRunId, MLFLOW_STEP_NAMESPACE),
+      resume: 'allow',
+      parent,
+      tags: { 'zenml.pipeline_run': info.pipelineRunName, 'zenml.step': info.stepName },
+    });
+  }
+
+  protected override async endStepRun(
+    info: StepRunInfo,
+    run: Run,
+    status: FinalRunStatus,
+  ): Promise<void> {
+    await run.end(status);
+    const parent = this.stepParents.get(info.stepRunId);
+    this.stepParents.delete(info.stepRunId);
+    await parent?.end(status);
+  }
+
+  private nestedFor(info: StepRunInfo): boolean {
+    const setting = info.settings?.nested;
+    return typeof setting === 'boolean' ? setting : this.config.nested;
+  }
+
+  private ref(run: MlflowRun): RunRef {
+    const { run_id: runId, experiment_id: experimentId, artifact_uri: artifactUri } = run.info;
+    return {
+      runId,
+      experimentId,
+      url: `${this.settings.baseUrl}/#/experiments/${experimentId}/runs/${runId}`,
+      data: artifactUri === undefined ? {} : { artifactUri },
+    };
+  }
+
+  private async experimentId(name: string): Promise<string> {
+    const cached = this.experimentIds.get(name);
+    if (cached !== undefined) return cached;
+    let id = await this.findExperiment(name);
+    if (id === undefined) {
+      try {
+        ({ experiment_id: id } = await this.client.post<{ experiment_id: string }>(
+          'experiments/create',
+          { name },
+        ));
+      } catch (error) {
+        // Another process created it first (MLflow answers 400 RESOURCE_ALREADY_EXISTS).
+        if (!(MlflowError.isInstance(error) && error.errorCode === 'RESOURCE_ALREADY_EXISTS'))
+          throw error;
+        id = await this.findExperiment(name);
+        if (id === undefined) throw error;
+      }
+    }
+    this.experimentIds.set(name, id);
+    return id;
+  }
+
+  private async findExperiment(name: string): Promise<string | undefined> {
+    try {
+      const { experiment } = await this.client.get<{
+        experiment: { experiment_id: string; lifecycle_stage?: string };
+      }>('experiments/get-by-name', { experiment_name: name });
+      if (experiment.lifecycle_stage === 'deleted') {
+        throw new MlflowError(`experiment '${name}' is deleted in MLflow`, {
+          retryable: false,
+          hint: 'restore it in MLflow, or log to another experiment',
+        });
+      }
+      return experiment.experiment_id;
+    } catch (error) {
+      if (MlflowError.isInstance(error) && error.errorCode === 'RESOURCE_DOES_NOT_EXIST')
+        return undefined;
+      throw error;
+    }
+  }
+
+  private async findRunByUid(experimentId: string, uid: string): Promise<MlflowRun | undefined> {
+    const { runs } = await this.client.post<{ runs?: MlflowRun[] }>('runs/search', {
+      experiment_ids: [experimentId],
+      filter: `tags."trackstack.uid" = '${uid}'`,
+      run_view_type: 'ALL',
+      max_results: 1,
+    });
+    return runs?.[0];
+  }
+
+  /** The run's path under the artifact proxy, from its `mlflow-artifacts:` URI. */
+  private async artifactRoot(ref: RunRef): Promise<string> {
+    let uri = typeof ref.data?.artifactUri === 'string' ? ref.data.artifactUri : undefined;
+    if (uri === undefined) {
+      const { run } = await this.client.get<{ run: MlflowRun }>('runs/get', { run_id: ref.runId });
+      uri = run.info.artifact_uri ?? '';
+    }
+    const match = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.+)$/.exec(uri);
+    if (match === null) {
+      throw new MlflowError(
+        `run ${ref.runId} keeps artifacts at ${uri.split(':')[0]}: storage this client cannot write (only the server's artifact proxy, mlflow-artifacts:)`,
+        {
+          retryable: false,
+          hint: 'start the server with --artifacts-destination (artifact proxying), or log artifacts with a client that has that store',
+        },
+      );
+    }
+    return match[1]!.split('/').map(encodeURIComponent).join('/');
+  }
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,34 @@
+export { freePort } from './free-port.js';
+export {
+  type Fault,
+  type FaultKind,
+  type FaultLogEntry,
+  type FaultProxy,
+  type FaultProxyOptions,
+  type RandomFaultOptions,
+  startFaultProxy,
+  xorshift32,
+} from './fault-proxy.js';
+export {
+  basicAuthHeader,
+  ensureMlflowEnv,
+  MLFLOW_ADMIN_USERNAME,
+  type MlflowServer,
+  type MlflowServerOptions,
+  startMlflowServer,
+} from './mlflow.js';
+export type { RunResult } from './process.js';
+export {
+  basePython,
+  type EnsurePythonEnvOptions,
+  ensurePythonEnv,
+  MLFLOW_REQUIREMENTS,
+  PYTHON_ENV_MARKER,
+  type PythonEnv,
+  pythonEnvBuilds,
+  type RunPythonOptions,
+  requirementsHash,
+  runPython,
+  venvCacheRoot,
+  WANDB_REQUIREMENTS,
+} from './python-env.js';
