@@ -121,7 +121,7 @@ export function secret<T extends z.ZodType>(schema: T): T {
 /** A flavor bound to the class that implements it. */
 export interface ResolvedFlavor<S extends ConfigSchema = ConfigSchema> {
   flavor: Flavor<S>;
-  implementation: ConcreteTrackerClass<z.output<S>>;
+  implementation: ConcreteTrackerClass;
 }
 
 /**

@@ -43,6 +43,10 @@ export class MlflowRestClient {
       headersTimeout: timeout,
       bodyTimeout: timeout,
       connectTimeout: Math.min(timeout, 30_000),
+      // MLflow's server (uvicorn) drops idle connections after 5 s: let ours go first, so a
+      // request never lands on a socket the server is closing.
+      keepAliveTimeout: 2_000,
+      keepAliveMaxTimeout: 2_000,
       connect: {
         rejectUnauthorized: !config.tracking_insecure_tls,
         ...(config.tracking_server_cert_path === undefined

@@ -82,7 +82,12 @@ export function removeAtExit(dir: string): { keep(): void } {
 export function spawnManaged(
   command: string,
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv },
+  options: {
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    /** Deleted by the watchdog too if this process dies without cleaning up. */
+    orphanDir?: string;
+  },
 ): ManagedChild {
   installHandlers();
   const child = spawn(command, args, {
@@ -118,7 +123,7 @@ export function spawnManaged(
   const pgid = child.pid;
   let entry: Live | undefined;
   if (pgid !== undefined) {
-    entry = { pgid, watchdog: startWatchdog(pgid) };
+    entry = { pgid, watchdog: startWatchdog(pgid, options.orphanDir) };
     live.add(entry);
   }
 
@@ -144,13 +149,16 @@ export function spawnManaged(
   return managed;
 }
 
-function startWatchdog(pgid: number): ChildProcess | undefined {
+function startWatchdog(pgid: number, orphanDir: string | undefined): ChildProcess | undefined {
   if (process.platform === 'win32') return undefined;
-  // `cat` returns when our end of its stdin pipe closes, i.e. when this process is gone.
+  // `cat` returns when our end of its stdin pipe closes, i.e. when this process is gone
+  // (however it died); then the group gets SIGTERM, SIGKILL 5 s later, and the dir goes.
   const script =
-    'cat >/dev/null 2>&1; kill -TERM -"$1" 2>/dev/null; sleep 5; kill -KILL -"$1" 2>/dev/null';
+    'cat >/dev/null 2>&1; kill -TERM -"$1" 2>/dev/null; sleep 5; kill -KILL -"$1" 2>/dev/null; ' +
+    'if [ -n "$2" ]; then rm -rf -- "$2"; fi';
+  const argv = ['-c', script, 'trackstack-watchdog', String(pgid), orphanDir ?? ''];
   try {
-    const watchdog = spawn('/bin/sh', ['-c', script, 'trackstack-watchdog', String(pgid)], {
+    const watchdog = spawn('/bin/sh', argv, {
       detached: true,
       stdio: ['pipe', 'ignore', 'ignore'],
     });

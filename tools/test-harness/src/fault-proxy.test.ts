@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import {
   createServer,
-  type IncomingHttpHeaders,
   request as httpRequest,
+  type IncomingHttpHeaders,
   type Server,
 } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -105,7 +105,11 @@ function send(
           reject(Object.assign(err, { partial: Buffer.concat(chunks), status: res.statusCode })),
         );
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
         );
       },
     );
@@ -230,7 +234,7 @@ describe('startFaultProxy: faults', () => {
     ]);
   });
 
-  it('matches a RegExp against `${method} ${path}`', async () => {
+  it('matches a RegExp against "METHOD path"', async () => {
     const p = await proxy();
     p.failNext(/^GET \/only-get\b/, { status: 418 });
     expect((await send(`${p.url}/only-get`, { method: 'POST', body: 'x' })).status).toBe(201);

@@ -1,10 +1,10 @@
 import {
   Agent,
   createServer,
+  request as httpRequest,
   type IncomingHttpHeaders,
   type IncomingMessage,
   type OutgoingHttpHeaders,
-  request as httpRequest,
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
@@ -119,7 +119,10 @@ export function xorshift32(seed: number): () => number {
   };
 }
 
-function forwardHeaders(headers: IncomingHttpHeaders, host: string | undefined): OutgoingHttpHeaders {
+function forwardHeaders(
+  headers: IncomingHttpHeaders,
+  host: string | undefined,
+): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;

@@ -1,4 +1,3 @@
-export { freePort } from './free-port.js';
 export {
   type Fault,
   type FaultKind,
@@ -9,6 +8,7 @@ export {
   startFaultProxy,
   xorshift32,
 } from './fault-proxy.js';
+export { freePort } from './free-port.js';
 export {
   basicAuthHeader,
   ensureMlflowEnv,

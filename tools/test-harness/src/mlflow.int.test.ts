@@ -32,7 +32,9 @@ describe('startMlflowServer', () => {
       expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
       expect(server.auth).toBeUndefined();
       expect((await fetch(`${server.url}/health`)).status).toBe(200);
-      const def = await getJson(`${server.url}${API}/experiments/get-by-name?experiment_name=Default`);
+      const def = await getJson(
+        `${server.url}${API}/experiments/get-by-name?experiment_name=Default`,
+      );
       expect(def.status).toBe(200);
       expect(def.body.experiment.name).toBe('Default');
 
@@ -72,8 +74,11 @@ describe('startMlflowServer', () => {
       const path = `${server.url}${API}/experiments/get-by-name?experiment_name=Default`;
       expect((await getJson(path)).status).toBe(401);
       expect(
-        (await getJson(path, { authorization: basicAuthHeader(MLFLOW_ADMIN_USERNAME, 'wrong-password-123') }))
-          .status,
+        (
+          await getJson(path, {
+            authorization: basicAuthHeader(MLFLOW_ADMIN_USERNAME, 'wrong-password-123'),
+          })
+        ).status,
       ).toBe(401);
       const ok = await getJson(path, {
         authorization: basicAuthHeader(MLFLOW_ADMIN_USERNAME, password),

@@ -66,7 +66,9 @@ export function basicAuthHeader(username: string, password: string): string {
 export async function startMlflowServer(options: MlflowServerOptions = {}): Promise<MlflowServer> {
   const { auth } = options;
   if (auth && auth.adminPassword.length < 12) {
-    throw new Error('startMlflowServer: MLflow requires an admin password of at least 12 characters');
+    throw new Error(
+      'startMlflowServer: MLflow requires an admin password of at least 12 characters',
+    );
   }
   const env = await ensureMlflowEnv();
   const dir = await mkdtemp(join(tmpdir(), 'trackstack-mlflow-'));
@@ -123,7 +125,7 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
   let stopped = false;
 
   const launch = async () => {
-    proc = spawnManaged(env.bin('mlflow'), args, { cwd: dir, env: childEnv });
+    proc = spawnManaged(env.bin('mlflow'), args, { cwd: dir, env: childEnv, orphanDir: dir });
     try {
       await waitForHealth(url, proc, timeoutMs);
     } catch (err) {

@@ -1,0 +1,36 @@
+/**
+ * @trackstack/tracker-template: a flavor that posts runs as JSON to an HTTP
+ * endpoint, and the reference server of that protocol.
+ */
+import { PACKAGE_VERSION } from './template-client.js';
+
+export {
+  type BatchBody,
+  type CreateRunBody,
+  TemplateClient,
+  type TemplateArtifact,
+  type TemplateHealth,
+  type TemplateRun,
+  type TemplateRunSummary,
+  USER_AGENT,
+  type WireMetric,
+  type WireNumber,
+} from './template-client.js';
+export {
+  type ResolvedTemplateConfig,
+  resolveTemplateConfig,
+  type TemplateConfig,
+  templateConfigSchema,
+} from './template-config.js';
+export { TemplateError } from './template-error.js';
+export {
+  MAX_BATCH_ENTITIES,
+  startTemplateServer,
+  TEMPLATE_PROTOCOL_VERSION,
+  TemplateServer,
+  type TemplateServerOptions,
+} from './template-server.js';
+export { TEMPLATE_LIMITS, TemplateExperimentTracker } from './template-tracker.js';
+
+/** The version of @trackstack/tracker-template, filled in at build time. */
+export const VERSION: string = PACKAGE_VERSION;

@@ -1,0 +1,64 @@
+/**
+ * The flavor's config: where the server is, the token it wants, how long one
+ * request may take. The schema is what `trackstack experiment-tracker flavor
+ * describe` prints and what `--key=value` arguments are parsed by; the rules
+ * that need more than one field are checked when the tracker first talks to
+ * the server, so importing the flavor never throws.
+ */
+import { secret, TrackstackError, z } from '@trackstack/core';
+
+export const templateConfigSchema = z
+  .object({
+    endpoint_url: z
+      .url({ protocol: /^https?$/ })
+      .describe('http(s) URL of the server (e.g. http://127.0.0.1:8080); a base path is kept'),
+    api_token: secret(z.string().min(1))
+      .optional()
+      .describe('sent as Authorization: Bearer; give it as {{secret.NAME.KEY}}'),
+    timeout_s: z
+      .number()
+      .positive()
+      .max(3600)
+      .default(30)
+      .describe('timeout of one HTTP request, in seconds'),
+  })
+  .strict();
+
+export type TemplateConfig = z.output<typeof templateConfigSchema>;
+
+/** The config with its cross-field rules checked. */
+export interface ResolvedTemplateConfig extends TemplateConfig {
+  /** The endpoint without a trailing slash: request paths are appended to it. */
+  baseUrl: string;
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+export function resolveTemplateConfig(config: TemplateConfig): ResolvedTemplateConfig {
+  let url: URL;
+  try {
+    url = new URL(config.endpoint_url);
+  } catch {
+    throw invalid('endpoint_url must be an http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalid('endpoint_url must be an http(s) URL');
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw invalid('put the token in api_token, never in the URL');
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw invalid('endpoint_url takes no query and no fragment');
+  }
+  // A bearer token over plain http can be read by anyone on the way; only this machine is exempt.
+  if (config.api_token !== undefined && url.protocol === 'http:' && !LOOPBACK.test(url.hostname)) {
+    throw invalid('api_token is only sent over https (or plain http to this machine)');
+  }
+  return { ...config, baseUrl: `${url.origin}${url.pathname}`.replace(/\/+$/, '') };
+}
+
+function invalid(message: string): TrackstackError {
+  return new TrackstackError('INVALID_CONFIG', `template: ${message}`, {
+    hint: 'see `trackstack experiment-tracker flavor describe template`',
+  });
+}

@@ -1,0 +1,146 @@
+/**
+ * The flavor: trackstack's primitives on the JSON protocol of README.md.
+ * Core owns validation, batching, retries, the journal and the step
+ * lifecycle; this class only maps each primitive to one request (two for a
+ * resume that reopens a run).
+ *
+ * To make it speak to another backend, keep the class and its FLAVOR, and
+ * change what each primitive sends (template-client.ts) and the limits and
+ * capabilities below to what that backend can take.
+ */
+import { createReadStream } from 'node:fs';
+import {
+  type ArtifactUpload,
+  BaseExperimentTracker,
+  DEFAULT_LIMITS,
+  defineFlavor,
+  type FinalRunStatus,
+  type FlavorCapabilities,
+  type FlavorLimits,
+  type ResumeOptions,
+  type RunInit,
+  type RunRef,
+  type WriteBatch,
+} from '@trackstack/core';
+import { encodeNumber, TemplateClient, type TemplateRun } from './template-client.js';
+import {
+  type ResolvedTemplateConfig,
+  type TemplateConfig,
+  resolveTemplateConfig,
+  templateConfigSchema,
+} from './template-config.js';
+
+/**
+ * What one request may hold. Core validates every key and value against these
+ * at the logging call and cuts batches to them; the server accepts up to
+ * 10 000 entities and 16 MiB a request, so these stay well inside.
+ */
+export const TEMPLATE_LIMITS: Readonly<FlavorLimits> = Object.freeze({
+  ...DEFAULT_LIMITS,
+  maxMetricsPerBatch: 5000,
+  maxParamsPerBatch: 1000,
+  maxTagsPerBatch: 1000,
+  maxEntitiesPerBatch: 5000,
+  maxBatchBytes: 4_000_000,
+});
+
+export class TemplateExperimentTracker extends BaseExperimentTracker<TemplateConfig> {
+  static readonly FLAVOR = defineFlavor({
+    name: 'template',
+    displayName: 'Template (JSON over HTTP)',
+    configSchema: templateConfigSchema,
+    docsUrl: 'https://www.npmjs.com/package/@trackstack/tracker-template',
+  });
+
+  private resolved: ResolvedTemplateConfig | undefined;
+  private templateClient: TemplateClient | undefined;
+
+  /** The config with its rules checked; read on first use, not when the tracker is built. */
+  get settings(): ResolvedTemplateConfig {
+    this.resolved ??= resolveTemplateConfig(this.config);
+    return this.resolved;
+  }
+
+  get client(): TemplateClient {
+    this.templateClient ??= new TemplateClient(this.settings);
+    return this.templateClient;
+  }
+
+  override get limits(): FlavorLimits {
+    return TEMPLATE_LIMITS;
+  }
+
+  override get capabilities(): FlavorCapabilities {
+    return {
+      // The server stores a batch whole, and points are read back in step order: no need to wait.
+      orderedWrites: false,
+      maxConcurrency: 4,
+      nestedRuns: true,
+      artifacts: true,
+      resume: true,
+    };
+  }
+
+  /** Idempotent by uid: the server returns the run that already has `init.uid`. */
+  async createRun(init: RunInit): Promise<RunRef> {
+    const run = await this.client.createRun({
+      uid: init.uid,
+      experiment: init.experiment,
+      name: init.name,
+      tags: init.tags,
+      start_time: init.startTime,
+      parent_id: init.parent?.runId,
+    });
+    return this.ref(run);
+  }
+
+  override async resumeRun(ref: RunRef, options: ResumeOptions): Promise<RunRef> {
+    const run = await this.client.getRun(ref.runId);
+    if (options.reopen && run.status !== 'RUNNING') await this.client.reopenRun(ref.runId);
+    return this.ref(run);
+  }
+
+  /** Idempotent: params are write-once, tags last-wins, and the server stores a point once. */
+  async writeBatch(ref: RunRef, batch: WriteBatch): Promise<void> {
+    await this.client.writeBatch(ref.runId, {
+      params: batch.params,
+      tags: batch.tags,
+      metrics: batch.metrics.map((m) => ({
+        key: m.key,
+        value: encodeNumber(m.value),
+        step: m.step,
+        timestamp: m.timestamp,
+      })),
+    });
+  }
+
+  async uploadArtifact(ref: RunRef, artifact: ArtifactUpload): Promise<void> {
+    await this.client.putArtifact(
+      ref.runId,
+      artifact.path,
+      createReadStream(artifact.localPath),
+      artifact.size,
+      artifact.contentType,
+      artifact.sha256,
+    );
+  }
+
+  async finishRun(ref: RunRef, status: FinalRunStatus, endTime: number): Promise<void> {
+    await this.client.finishRun(ref.runId, status, endTime);
+  }
+
+  async validateConnection(): Promise<void> {
+    await this.client.health();
+  }
+
+  override runMetadata(ref: RunRef): Record<string, string> {
+    return { template_run_id: ref.runId };
+  }
+
+  private ref(run: TemplateRun): RunRef {
+    return {
+      runId: run.id,
+      url: `${this.settings.baseUrl}/runs/${encodeURIComponent(run.id)}`,
+    };
+  }
+}
