@@ -7,8 +7,8 @@ import { PACKAGE_VERSION } from './template-client.js';
 export {
   type BatchBody,
   type CreateRunBody,
-  TemplateClient,
   type TemplateArtifact,
+  TemplateClient,
   type TemplateHealth,
   type TemplateRun,
   type TemplateRunSummary,

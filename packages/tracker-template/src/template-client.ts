@@ -104,8 +104,7 @@ export class TemplateClient {
       bodyTimeout: timeout,
       connectTimeout: Math.min(timeout, 30_000),
     });
-    this.authorization =
-      config.api_token === undefined ? undefined : `Bearer ${config.api_token}`;
+    this.authorization = config.api_token === undefined ? undefined : `Bearer ${config.api_token}`;
   }
 
   /** `GET /health`: an authenticated no-op. */

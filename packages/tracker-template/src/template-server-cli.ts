@@ -13,10 +13,10 @@ import { startTemplateServer } from './template-server.js';
 
 const USAGE = `Usage: trackstack-template-server [--host 127.0.0.1] [--port 8080] [--file runs.jsonl]
 
-  --host <host>   the interface to listen on (default 127.0.0.1: this machine only)
-  --port <port>   the port (default 8080; 0 picks a free one)
-  --file <path>   keep runs in this JSON lines file too (replayed at start)
-  --max-body-mb   the largest request accepted, in MiB (default 16)
+  --host <host>      the interface to listen on (default 127.0.0.1: this machine only)
+  --port <port>      the port (default 8080; 0 picks a free one)
+  --file <path>      keep runs in this JSON lines file too (replayed at start)
+  --max-body-mb <n>  the largest request accepted, in MiB (default 16)
 
 Environment:
   TRACKSTACK_TEMPLATE_SERVER_TOKEN   when set, requests need "Authorization: Bearer <token>"`;

@@ -213,7 +213,8 @@ export class TemplateServer {
       const experiment = query.get('experiment');
       const runs = this.listRuns().filter(
         (run) =>
-          (uid === null || run.uid === uid) && (experiment === null || run.experiment === experiment),
+          (uid === null || run.uid === uid) &&
+          (experiment === null || run.experiment === experiment),
       );
       return { status: 200, body: { runs } };
     }
@@ -223,7 +224,8 @@ export class TemplateServer {
     const run = this.runs.get(id);
     if (run === undefined) throw new HttpError(404, 'RUN_NOT_FOUND', `no run with id ${id}`);
     const action = match[2];
-    if (action === undefined && method === 'GET') return { status: 200, body: { run: document(run) } };
+    if (action === undefined && method === 'GET')
+      return { status: 200, body: { run: document(run) } };
     if (action === 'batch' && method === 'POST') return this.writeBatch(run, parseJson(body));
     if (action === 'finish' && method === 'POST') return this.finishRun(run, parseJson(body));
     if (action === 'reopen' && method === 'POST') {
@@ -236,7 +238,11 @@ export class TemplateServer {
       if (method === 'GET') {
         const stored = run.artifacts.get(artifactPath);
         if (stored === undefined) {
-          throw new HttpError(404, 'ARTIFACT_NOT_FOUND', `run ${id} has no artifact ${artifactPath}`);
+          throw new HttpError(
+            404,
+            'ARTIFACT_NOT_FOUND',
+            `run ${id} has no artifact ${artifactPath}`,
+          );
         }
         return { status: 200, body: stored.data, contentType: stored.meta.content_type };
       }
@@ -308,7 +314,11 @@ export class TemplateServer {
     const sha256 = createHash('sha256').update(data).digest('hex');
     const expected = req.headers['x-content-sha256'];
     if (typeof expected === 'string' && expected.toLowerCase() !== sha256) {
-      throw new HttpError(400, 'CHECKSUM_MISMATCH', `${path}: the bytes do not have sha256 ${expected}`);
+      throw new HttpError(
+        400,
+        'CHECKSUM_MISMATCH',
+        `${path}: the bytes do not have sha256 ${expected}`,
+      );
     }
     const contentType = req.headers['content-type'] ?? 'application/octet-stream';
     this.commit({
@@ -470,7 +480,11 @@ function checkCreateRun(input: unknown): CreateRunBody {
   }
   if (!isStringRecord(body.tags)) throw badRequest('tags must be an object of strings');
   if (!isTime(body.start_time)) throw badRequest('start_time must be epoch milliseconds');
-  if (body.parent_id !== undefined && body.parent_id !== null && typeof body.parent_id !== 'string') {
+  if (
+    body.parent_id !== undefined &&
+    body.parent_id !== null &&
+    typeof body.parent_id !== 'string'
+  ) {
     throw badRequest('parent_id must be a string');
   }
   return {
@@ -517,7 +531,12 @@ function checkBatch(input: unknown): Omit<Extract<ServerEvent, { e: 'batch' }>, 
         `metrics[${index}] must be {"key": string, "value": number | "NaN" | "Infinity" | "-Infinity", "step": integer >= 0, "timestamp": epoch ms}`,
       );
     }
-    return { key: point.key, value: value as WireMetric['value'], step: point.step, timestamp: point.timestamp };
+    return {
+      key: point.key,
+      value: value as WireMetric['value'],
+      step: point.step,
+      timestamp: point.timestamp,
+    };
   });
   if (params.length + tags.length + metrics.length > MAX_BATCH_ENTITIES) {
     throw new HttpError(
@@ -540,7 +559,11 @@ function decodeSegment(segment: string): string {
 /** `a/b%20c.txt` -> `a/b c.txt`; refuses absolute paths and `.`, `..` or empty segments. */
 function decodeArtifactPath(raw: string): string {
   const segments = raw.split('/').map(decodeSegment);
-  if (segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('/') || s.includes('\u0000'))) {
+  if (
+    segments.some(
+      (s) => s === '' || s === '.' || s === '..' || s.includes('/') || s.includes('\u0000'),
+    )
+  ) {
     throw badRequest('an artifact path is relative, with no empty, "." or ".." segment');
   }
   return segments.join('/');

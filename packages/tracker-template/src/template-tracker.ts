@@ -25,8 +25,8 @@ import {
 import { encodeNumber, TemplateClient, type TemplateRun } from './template-client.js';
 import {
   type ResolvedTemplateConfig,
-  type TemplateConfig,
   resolveTemplateConfig,
+  type TemplateConfig,
   templateConfigSchema,
 } from './template-config.js';
 

@@ -62,14 +62,29 @@ function installHandlers(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = () => {
       cleanupAll();
-      // If nobody else handles this signal, do what the default would have done: die by it.
-      if (process.listenerCount(signal) === 1) {
+      // If nobody else means to handle this signal, do what the default would have done: die
+      // by it. signal-exit (loaded by proper-lockfile) reasons the same way and would not
+      // re-raise while our listener is installed, so its listeners do not count as handlers.
+      if (process.listenerCount(signal) <= 1 + signalExitListeners()) {
         process.removeListener(signal, onSignal);
         process.kill(process.pid, signal);
       }
     };
     process.on(signal, onSignal);
   }
+}
+
+/** Signal listeners installed by signal-exit v3 (`process.__signal_exit_emitter__`) and v4. */
+function signalExitListeners(): number {
+  const v3 = (process as unknown as { __signal_exit_emitter__?: { count?: unknown } })
+    .__signal_exit_emitter__;
+  const v4 = (globalThis as unknown as Record<symbol, { count?: unknown } | undefined>)[
+    Symbol.for('signal-exit emitter')
+  ];
+  let count = 0;
+  if (typeof v3?.count === 'number') count += v3.count;
+  if (typeof v4?.count === 'number') count += v4.count;
+  return count;
 }
 
 /** Deletes `dir` when the process exits, unless `keep` is called first. */
