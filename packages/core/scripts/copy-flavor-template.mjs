@@ -71,7 +71,9 @@ function standalonePackageJson(text) {
 function standaloneTsconfig(text) {
   const tsconfig = JSON.parse(text);
   if (tsconfig.extends !== '../../tsconfig.base.json') {
-    fail(`tsconfig.json: expected "extends": "../../tsconfig.base.json", found ${tsconfig.extends}`);
+    fail(
+      `tsconfig.json: expected "extends": "../../tsconfig.base.json", found ${tsconfig.extends}`,
+    );
   }
   const base = readJson(join(rootDir, 'tsconfig.base.json'));
   const { extends: _extends, ...rest } = tsconfig;

@@ -24,7 +24,9 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelay } from './engine/ret
 export {
   BackendError,
   type BackendErrorOptions,
+  describeNetworkFailure,
   isRetryableStatus,
+  type NetworkFailure,
   parseRetryAfter,
   TrackstackError,
   type TrackstackErrorCode,

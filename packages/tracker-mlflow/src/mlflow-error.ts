@@ -5,6 +5,7 @@
 import {
   BackendError,
   type BackendErrorOptions,
+  describeNetworkFailure,
   isRetryableStatus,
   parseRetryAfter,
 } from '@trackstack/core';
@@ -62,32 +63,17 @@ export function mlflowHttpError(
   });
 }
 
-const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 /** A failure before any answer. TLS verification failures are final; the rest are retried. */
 export function mlflowNetworkError(what: string, error: unknown): MlflowError {
-  const code =
-    (error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code;
-  const text = error instanceof Error ? error.message : String(error);
-  if (typeof code === 'string' && TLS_CODES.has(code)) {
-    return new MlflowError(`${what}: the server's TLS certificate was not accepted (${code})`, {
-      retryable: false,
-      cause: error,
-      hint: 'give its CA with tracking_server_cert_path, or turn verification off by name: tracking_insecure_tls',
-    });
-  }
-  return new MlflowError(
-    `${what}: MLflow unreachable (${typeof code === 'string' ? code : text})`,
-    {
-      retryable: true,
-      cause: error,
-    },
-  );
+  const failure = describeNetworkFailure(error);
+  const reason = failure.tls
+    ? "the server's TLS certificate was not accepted"
+    : 'MLflow unreachable';
+  return new MlflowError(`${what}: ${reason} (${failure.code ?? String(error)})`, {
+    retryable: failure.retryable,
+    cause: error,
+    hint: failure.tls
+      ? 'give its CA with tracking_server_cert_path, or turn verification off by name: tracking_insecure_tls'
+      : undefined,
+  });
 }

@@ -403,7 +403,7 @@ console.log('epoch done, attached to', run.uid, run.attached);`),
     await writeFile(
       join(work, 'worker.mjs'),
       script(
-        'for (let i = 0; i < 50; i++) run.logMetric(`worker/${process.argv[2]}`, i, { step: i });',
+        "for (let i = 0; i < 50; i++) run.logMetric('worker/' + process.argv[2], i, { step: i });",
       ),
     );
     await writeFile(

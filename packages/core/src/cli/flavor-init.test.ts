@@ -204,7 +204,9 @@ describe('the worked example: a flavor from scaffold to a logged run', () => {
 
     const manifest = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8'));
     const coreVersion = JSON.parse(await readFile(join(coreDir, 'package.json'), 'utf8')).version;
-    const rootDev = JSON.parse(await readFile(join(repoDir, 'package.json'), 'utf8')).devDependencies;
+    const rootDev = JSON.parse(
+      await readFile(join(repoDir, 'package.json'), 'utf8'),
+    ).devDependencies;
     expect(manifest).toMatchObject({
       name: 'trackstack-flavor-acme-ml',
       version: '0.1.0',
@@ -221,13 +223,19 @@ describe('the worked example: a flavor from scaffold to a logged run', () => {
     }
     const tsconfig = JSON.parse(await readFile(join(pkg, 'tsconfig.json'), 'utf8'));
     expect(tsconfig.extends).toBeUndefined();
-    expect(tsconfig.compilerOptions).toMatchObject({ strict: true, noUncheckedIndexedAccess: true });
+    expect(tsconfig.compilerOptions).toMatchObject({
+      strict: true,
+      noUncheckedIndexedAccess: true,
+    });
 
     // 2. What `npm install` gives, from this repository's copies.
     const modules = join(pkg, 'node_modules');
     await link(coreDir, join(modules, '@trackstack/core'));
     await link(join(coreDir, 'node_modules/zod'), join(modules, 'zod'));
-    await link(join(repoDir, 'packages/tracker-template/node_modules/undici'), join(modules, 'undici'));
+    await link(
+      join(repoDir, 'packages/tracker-template/node_modules/undici'),
+      join(modules, 'undici'),
+    );
     for (const tool of ['typescript', 'tsup', 'vitest', '@types/node']) {
       await link(join(repoDir, 'node_modules', tool), join(modules, tool));
     }
@@ -238,9 +246,46 @@ describe('the worked example: a flavor from scaffold to a logged run', () => {
     ok(run([binOf(join(modules, 'tsup'), 'tsup')], long), 'tsup');
     expect(existsSync(join(pkg, 'dist/index.js'))).toBe(true);
     expect(existsSync(join(pkg, 'dist/acme-ml-server-cli.js'))).toBe(true);
-    const tested = ok(run([binOf(join(modules, 'vitest'), 'vitest'), 'run'], long), 'vitest run');
-    expect(`${tested.stdout}${tested.stderr}`).toMatch(/flavor conformance: acme-ml/);
-    expect(`${tested.stdout}${tested.stderr}`).not.toMatch(/\bfailed\b/i);
+    const report = join(root, 'scaffold-tests.json');
+    ok(
+      run(
+        [
+          binOf(join(modules, 'vitest'), 'vitest'),
+          'run',
+          '--reporter=json',
+          `--outputFile=${report}`,
+        ],
+        long,
+      ),
+      'vitest run',
+    );
+    const results = JSON.parse(await readFile(report, 'utf8')) as {
+      numFailedTests: number;
+      testResults: { assertionResults: { fullName: string; status: string }[] }[];
+    };
+    expect(results.numFailedTests).toBe(0);
+    const conformance = results.testResults
+      .flatMap((file) => file.assertionResults)
+      .filter((test) => test.fullName.startsWith('flavor conformance: acme-ml'));
+    // Every test of the kit ran (the flavor has nested runs, artifacts and resume) and passed.
+    expect(conformance.map((test) => test.status)).toEqual(Array(12).fill('passed'));
+
+    // What `npm publish` would send: the build, the README, no sources or tests.
+    const packed = spawnSync('npm', ['pack', '--dry-run', '--json'], {
+      cwd: pkg,
+      encoding: 'utf8',
+      env: cleanEnv(),
+    });
+    expect(packed.status, packed.stderr).toBe(0);
+    const published = (JSON.parse(packed.stdout) as { files: { path: string }[] }[])[0]!.files.map(
+      (file) => file.path,
+    );
+    expect(published).toEqual(
+      expect.arrayContaining(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts']),
+    );
+    expect(published.filter((path) => path.startsWith('src/') || path.includes('.test.'))).toEqual(
+      [],
+    );
 
     // 4. Its own server, with a token and a file.
     const runsFile = join(root, 'runs.jsonl');
@@ -265,18 +310,27 @@ describe('the worked example: a flavor from scaffold to a logged run', () => {
       'flavor register',
     );
     expect(registered.stdout).toContain("Registered flavor 'acme-ml'");
-    const listed = JSON.parse(ok(cli(['experiment-tracker', 'flavor', 'list', '--json']), 'flavor list').stdout);
+    const listed = JSON.parse(
+      ok(cli(['experiment-tracker', 'flavor', 'list', '--json']), 'flavor list').stdout,
+    );
     expect(listed).toContainEqual(
       expect.objectContaining({ name: 'acme-ml', origin: 'registered', status: 'ok' }),
     );
     const described = JSON.parse(
       ok(cli(['experiment-tracker', 'flavor', 'describe', 'acme-ml', '--json']), 'describe').stdout,
     );
-    expect(described.fields.filter((f: { secret: boolean }) => f.secret).map((f: { name: string }) => f.name)).toEqual(['api_token']);
+    expect(
+      described.fields
+        .filter((f: { secret: boolean }) => f.secret)
+        .map((f: { name: string }) => f.name),
+    ).toEqual(['api_token']);
     // The TypeScript source registers too, with no build step (another store).
-    const fromSource = cli(['experiment-tracker', 'flavor', 'register', join(pkg, 'src/index.ts')], {
-      env: { TRACKSTACK_HOME: join(root, 'home-ts') },
-    });
+    const fromSource = cli(
+      ['experiment-tracker', 'flavor', 'register', join(pkg, 'src/index.ts')],
+      {
+        env: { TRACKSTACK_HOME: join(root, 'home-ts') },
+      },
+    );
     expect(fromSource.code, fromSource.stderr).toBe(0);
     expect(fromSource.stdout).toContain("Registered flavor 'acme-ml'");
 
@@ -310,7 +364,16 @@ await run.end();
 `,
     );
     const wrapped = cli(
-      ['run', '--experiment', 'worked-example', '--name', 'first', '--', process.execPath, 'train.mjs'],
+      [
+        'run',
+        '--experiment',
+        'worked-example',
+        '--name',
+        'first',
+        '--',
+        process.execPath,
+        'train.mjs',
+      ],
       { cwd: pkg },
     );
     expect(wrapped.code, wrapped.stderr).toBe(0);

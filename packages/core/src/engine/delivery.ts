@@ -468,11 +468,17 @@ export class Delivery {
 
   private launch(): void {
     const pause = this.pausedUntil - Date.now();
-    if (pause > 0) return this.wakeAfter(pause);
+    if (pause > 0) {
+      this.wakeAfter(pause);
+      return;
+    }
     while (this.inflight < this.concurrency) {
       if (this.tasks[0]?.kind === 'write' && this.minWriteIntervalMs > 0) {
         const wait = this.lastWriteAt + this.minWriteIntervalMs - Date.now();
-        if (wait > 0 && !this.urgent && this.finishPlan === undefined) return this.wakeAfter(wait);
+        if (wait > 0 && !this.urgent && this.finishPlan === undefined) {
+          this.wakeAfter(wait);
+          return;
+        }
         this.mergeHeadWrites();
       }
       let task = this.tasks.shift();

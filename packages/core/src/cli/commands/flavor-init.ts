@@ -73,26 +73,24 @@ Examples:
   $ trackstack experiment-tracker flavor init acme
   $ trackstack experiment-tracker flavor init acme --dir packages/acme --package @acme/trackstack-flavor`,
     )
-    .action(
-      async (name: string, options: { dir?: string; package?: string }, command: Command) => {
-        const result = await scaffoldFlavor({
-          name,
-          dir: options.dir,
-          packageName: options.package,
+    .action(async (name: string, options: { dir?: string; package?: string }, command: Command) => {
+      const result = await scaffoldFlavor({
+        name,
+        dir: options.dir,
+        packageName: options.package,
+      });
+      if (context.json(command)) {
+        return printJson({
+          dir: result.dir,
+          package: result.names.packageName,
+          flavor: result.names.flavor,
+          className: result.className,
+          from: result.from,
+          files: result.files,
         });
-        if (context.json(command)) {
-          return printJson({
-            dir: result.dir,
-            package: result.names.packageName,
-            flavor: result.names.flavor,
-            className: result.className,
-            from: result.from,
-            files: result.files,
-          });
-        }
-        printNextSteps(result);
-      },
-    );
+      }
+      printNextSteps(result);
+    });
 }
 
 /** Writes the new package. Throws a UsageError for a bad name or a directory in use. */
@@ -103,13 +101,17 @@ export async function scaffoldFlavor(options: {
   cwd?: string;
 }): Promise<ScaffoldResult> {
   const names = flavorNames(options.name, options.packageName);
-  const dir = resolve(options.cwd ?? process.cwd(), options.dir ?? `trackstack-flavor-${names.flavor}`);
+  const dir = resolve(
+    options.cwd ?? process.cwd(),
+    options.dir ?? `trackstack-flavor-${names.flavor}`,
+  );
   assertUsableDir(dir);
   const bundle = loadTemplate();
   const files: string[] = [];
   for (const [path, text] of Object.entries(bundle.files)) {
     const target = rename(path, names);
-    const content = target === 'package.json' ? packageJson(text, names) : renderText(path, text, names);
+    const content =
+      target === 'package.json' ? packageJson(text, names) : renderText(path, text, names);
     await mkdir(dirname(join(dir, target)), { recursive: true });
     await writeFile(join(dir, target), content);
     files.push(target);
@@ -117,7 +119,13 @@ export async function scaffoldFlavor(options: {
   // Written here, not shipped: npm leaves .gitignore files out of published packages.
   await writeFile(join(dir, '.gitignore'), 'node_modules/\ndist/\n*.tsbuildinfo\n');
   files.push('.gitignore');
-  return { dir, names, className: `${names.pascal}ExperimentTracker`, files: files.sort(), from: bundle.from };
+  return {
+    dir,
+    names,
+    className: `${names.pascal}ExperimentTracker`,
+    files: files.sort(),
+    from: bundle.from,
+  };
 }
 
 export function flavorNames(flavor: string, packageName?: string): FlavorNames {
@@ -195,7 +203,7 @@ function loadTemplate(): TemplateBundle {
   const path = join(corePackageDir(), 'dist/templates/flavor.json');
   if (!existsSync(path)) {
     throw Object.assign(new Error(`the flavor template is missing (${path})`), {
-      hint: "build @trackstack/core: its build bundles packages/tracker-template into dist/templates/flavor.json",
+      hint: 'build @trackstack/core: its build bundles packages/tracker-template into dist/templates/flavor.json',
     });
   }
   const bundle = JSON.parse(readFileSync(path, 'utf8')) as TemplateBundle;
@@ -215,7 +223,8 @@ function corePackageDir(): string {
       if (name === '@trackstack/core') return dir;
     }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the @trackstack/core package this CLI runs from');
+    if (parent === dir)
+      throw new Error('cannot find the @trackstack/core package this CLI runs from');
     dir = parent;
   }
 }
@@ -243,5 +252,7 @@ function printNextSteps(result: ScaffoldResult): void {
   printLine(
     `Then make it talk to your backend: src/${names.flavor}-client.ts and src/${names.flavor}-tracker.ts (README.md, "Making it your own").`,
   );
-  printLine('Publish it with `npm publish` (or changesets); once installed, the registry finds it.');
+  printLine(
+    'Publish it with `npm publish` (or changesets); once installed, the registry finds it.',
+  );
 }
