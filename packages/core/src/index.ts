@@ -104,7 +104,5 @@ export {
   RESERVED_TAG_PREFIX,
   validateKey,
 } from './validation.js';
+export { VERSION } from './version.js';
 export { withRun } from './with-run.js';
-
-/** The version of @trackstack/core, filled in at build time. */
-export const VERSION: string = __PACKAGE_VERSION__;

@@ -16,5 +16,4 @@ export {
 export { MlflowError } from './mlflow-error.js';
 export { MlflowExperimentTracker } from './mlflow-tracker.js';
 
-/** The version of @trackstack/tracker-mlflow, filled in at build time. */
-export const VERSION: string = __PACKAGE_VERSION__;
+export { VERSION } from './version.js';

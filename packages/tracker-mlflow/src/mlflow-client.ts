@@ -8,8 +8,9 @@ import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
 import type { ResolvedMlflowConfig } from './mlflow-config.js';
 import { mlflowHttpError, mlflowNetworkError } from './mlflow-error.js';
+import { VERSION } from './version.js';
 
-export const USER_AGENT = `trackstack-mlflow/${__PACKAGE_VERSION__}`;
+export const USER_AGENT = `trackstack-mlflow/${VERSION}`;
 
 export interface MlflowRunInfo {
   run_id: string;

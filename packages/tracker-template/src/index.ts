@@ -2,7 +2,6 @@
  * @trackstack/tracker-template: a flavor that posts runs as JSON to an HTTP
  * endpoint, and the reference server of that protocol.
  */
-import { PACKAGE_VERSION } from './template-client.js';
 
 export {
   type BatchBody,
@@ -32,5 +31,4 @@ export {
 } from './template-server.js';
 export { TEMPLATE_LIMITS, TemplateExperimentTracker } from './template-tracker.js';
 
-/** The version of @trackstack/tracker-template, filled in at build time. */
-export const VERSION: string = PACKAGE_VERSION;
+export { VERSION } from './version.js';

@@ -9,12 +9,9 @@ import type { KeyValue, RunStatus } from '@trackstack/core';
 import { Agent, type Dispatcher, request } from 'undici';
 import type { ResolvedTemplateConfig } from './template-config.js';
 import { templateHttpError, templateNetworkError } from './template-error.js';
+import { VERSION } from './version.js';
 
-/** The package version; `0.0.0-dev` when the source runs unbuilt (a .ts file registered by path). */
-export const PACKAGE_VERSION: string =
-  typeof __PACKAGE_VERSION__ === 'string' ? __PACKAGE_VERSION__ : '0.0.0-dev';
-
-export const USER_AGENT = `trackstack-template/${PACKAGE_VERSION}`;
+export const USER_AGENT = `trackstack-template/${VERSION}`;
 
 /** JSON has no NaN or ±Infinity: the protocol sends them as these strings. */
 export type WireNumber = number | 'NaN' | 'Infinity' | '-Infinity';

@@ -8,6 +8,7 @@
 import {
   BackendError,
   type BackendErrorOptions,
+  describeNetworkFailure,
   isRetryableStatus,
   parseRetryAfter,
 } from '@trackstack/core';
@@ -65,29 +66,18 @@ export function templateHttpError(
   });
 }
 
-const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 /** A failure before any answer. TLS verification failures are final; the rest are retried. */
 export function templateNetworkError(what: string, error: unknown): TemplateError {
-  const code =
-    (error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code;
-  const text = error instanceof Error ? error.message : String(error);
-  if (typeof code === 'string' && TLS_CODES.has(code)) {
-    return new TemplateError(`${what}: the server's TLS certificate was not accepted (${code})`, {
-      retryable: false,
-      cause: error,
-      hint: 'give Node the CA that signed it: NODE_EXTRA_CA_CERTS=/path/to/ca.pem',
-    });
-  }
-  return new TemplateError(
-    `${what}: the server is unreachable (${typeof code === 'string' ? code : text})`,
-    { retryable: true, cause: error },
-  );
+  const failure = describeNetworkFailure(error);
+  const detail = failure.code ?? (error instanceof Error ? error.message : String(error));
+  const reason = failure.tls
+    ? "the server's TLS certificate was not accepted"
+    : 'the server is unreachable';
+  return new TemplateError(`${what}: ${reason} (${detail})`, {
+    retryable: failure.retryable,
+    cause: error,
+    hint: failure.tls
+      ? 'give Node the CA that signed it: NODE_EXTRA_CA_CERTS=/path/to/ca.pem'
+      : undefined,
+  });
 }

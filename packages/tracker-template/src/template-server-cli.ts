@@ -8,8 +8,8 @@
  * never from the command line, where other users of the machine could read it.
  */
 import { parseArgs } from 'node:util';
-import { PACKAGE_VERSION } from './template-client.js';
 import { startTemplateServer } from './template-server.js';
+import { VERSION } from './version.js';
 
 const USAGE = `Usage: trackstack-template-server [--host 127.0.0.1] [--port 8080] [--file runs.jsonl]
 
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) return void process.stdout.write(`${USAGE}\n`);
-  if (values.version) return void process.stdout.write(`${PACKAGE_VERSION}\n`);
+  if (values.version) return void process.stdout.write(`${VERSION}\n`);
   const port = Number(values.port);
   const maxBodyMb = Number(values['max-body-mb']);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error('--port: 0 to 65535');

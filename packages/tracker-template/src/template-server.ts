@@ -16,14 +16,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  type CreateRunBody,
-  PACKAGE_VERSION,
-  type TemplateArtifact,
-  type TemplateRun,
-  type TemplateRunSummary,
-  type WireMetric,
+import type {
+  CreateRunBody,
+  TemplateArtifact,
+  TemplateRun,
+  TemplateRunSummary,
+  WireMetric,
 } from './template-client.js';
+import { VERSION } from './version.js';
 
 /** The protocol version `GET /health` reports. */
 export const TEMPLATE_PROTOCOL_VERSION = 1;
@@ -203,7 +203,7 @@ export class TemplateServer {
         body: {
           ok: true,
           protocol: TEMPLATE_PROTOCOL_VERSION,
-          server: `trackstack-template-server/${PACKAGE_VERSION}`,
+          server: `trackstack-template-server/${VERSION}`,
         },
       };
     }

@@ -160,6 +160,24 @@ describe('flavor init', () => {
     expect(await readFile(join(made.dir, 'src/my_tracker-server-cli.ts'), 'utf8')).toContain(
       'TRACKSTACK_MY_TRACKER_SERVER_TOKEN',
     );
+
+    // A name that itself holds the word is renamed once, not again.
+    const again = JSON.parse(
+      ok(cli(['experiment-tracker', 'flavor', 'init', 'new-template', '--json']), 'init').stdout,
+    );
+    const renamed = JSON.parse(await readFile(join(again.dir, 'package.json'), 'utf8'));
+    expect(renamed.name).toBe('trackstack-flavor-new-template');
+    expect(renamed.trackstack.flavors).toEqual(['./dist/index.js#NewTemplateExperimentTracker']);
+    const source = await readFile(join(again.dir, 'src/new-template-tracker.ts'), 'utf8');
+    for (const expected of [
+      "name: 'new-template'",
+      'class NewTemplateExperimentTracker',
+      'NEW_TEMPLATE_LIMITS',
+      'newTemplateConfigSchema',
+      'new_template_run_id',
+    ]) {
+      expect(source).toContain(expected);
+    }
   });
 });
 

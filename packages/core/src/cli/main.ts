@@ -4,6 +4,7 @@
  * codes are 0 (ok), 1 (failed) and 2 (usage); `--debug` adds stack traces.
  */
 import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
 import { registerFlavorCommands } from './commands/flavor.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerRunCommand } from './commands/run.js';
@@ -19,7 +20,7 @@ export function buildProgram(): { program: Command; context: CliContext } {
   const context = new CliContext(program);
   program
     .description('Experiment tracking for TypeScript: trackers, flavors, runs')
-    .version(__PACKAGE_VERSION__, '-v, --version')
+    .version(VERSION, '-v, --version')
     .option(
       '--store <dir>',
       'the store to use (default: TRACKSTACK_HOME, the nearest .trackstack/, or the per-user store)',

@@ -20,9 +20,6 @@ import { printJson, printLine, UsageError } from '../output.js';
 /** npm's rules for a package name (lower case, URL-safe, optionally scoped). */
 const PACKAGE_NAME = /^(?:@[a-z0-9-*~][a-z0-9-*._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/;
 
-/** The names the template is written with, and what they become. */
-const TEMPLATE_PACKAGE = '@trackstack/tracker-template';
-
 /** Parts of the template's Markdown that only make sense in the template itself. */
 const DROPPED_BLOCK = /<!-- flavor-init:drop -->[\s\S]*?<!-- flavor-init:end -->\n*/g;
 
@@ -159,19 +156,27 @@ export function flavorNames(flavor: string, packageName?: string): FlavorNames {
 }
 
 /**
- * The template's names, in the order that keeps them apart: its package name,
- * then TEMPLATE (constants), Template (types), template followed by a capital
- * (camelCase values) or by `_` (snake_case keys), and what is left (the flavor
+ * Every form of the template's names, found in one pass (so a new name that
+ * itself contains "template" is not renamed again): its package name,
+ * TEMPLATE (constants), Template (types), template followed by a capital
+ * (camelCase values) or by `_` (snake_case keys), and the rest (the flavor
  * name, file prefixes).
  */
+const TEMPLATE_NAMES =
+  /(@trackstack\/tracker-template)|(TEMPLATE)|(Template)|(template)(?=[A-Z])|(template)(?=_)|template/g;
+
 function rename(text: string, names: FlavorNames): string {
-  return text
-    .replaceAll(TEMPLATE_PACKAGE, names.packageName)
-    .replace(/TEMPLATE/g, names.upper)
-    .replace(/Template/g, names.pascal)
-    .replace(/template(?=[A-Z])/g, names.camel)
-    .replace(/template(?=_)/g, names.snake)
-    .replace(/template/g, names.flavor);
+  return text.replace(
+    TEMPLATE_NAMES,
+    (_match, pkg?: string, upper?: string, pascal?: string, camel?: string, snake?: string) => {
+      if (pkg !== undefined) return names.packageName;
+      if (upper !== undefined) return names.upper;
+      if (pascal !== undefined) return names.pascal;
+      if (camel !== undefined) return names.camel;
+      if (snake !== undefined) return names.snake;
+      return names.flavor;
+    },
+  );
 }
 
 function renderText(path: string, text: string, names: FlavorNames): string {

@@ -6,6 +6,7 @@ import { FlavorRegistry, loadFlavorSource } from '../../registry.js';
 import { schemaFields } from '../config-values.js';
 import type { CliContext } from '../context.js';
 import { printJson, printLine, printTable, UsageError } from '../output.js';
+import { registerFlavorInitCommand } from './flavor-init.js';
 
 export function registerFlavorCommands(parent: Command, context: CliContext): void {
   const flavor = parent
@@ -124,6 +125,8 @@ Examples:
         ]),
       );
     });
+
+  registerFlavorInitCommand(flavor, context);
 
   flavor
     .command('delete <name>')
