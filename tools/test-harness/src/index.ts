@@ -32,3 +32,31 @@ export {
   venvCacheRoot,
   WANDB_REQUIREMENTS,
 } from './python-env.js';
+export {
+  type DiffWandbOptions,
+  diffWandbRecordings,
+  type NormalizeWandbOptions,
+  normalizeWandbRecording,
+  summarizeWandbRecording,
+  WANDB_PLACEHOLDERS,
+  type WandbJson,
+  type WandbRecordedRequest,
+  type WandbRecording,
+  type WandbSessionSummary,
+} from './wandb-recording.js';
+export {
+  parseWandbJson,
+  startWandbServer,
+  stringifyWandbJson,
+  WANDB_FAKE_API_KEY,
+  type WandbFault,
+  type WandbFaultKind,
+  type WandbRequest,
+  type WandbRequestKind,
+  type WandbRun,
+  type WandbServer,
+  type WandbServerOptions,
+  type WandbStoredFile,
+  type WandbUnknownOperation,
+  type WandbUpsert,
+} from './wandb-server.js';
