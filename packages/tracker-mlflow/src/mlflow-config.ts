@@ -3,6 +3,7 @@
  * config leaves out fall back to MLflow's own environment variables, as the
  * Python client does.
  */
+import { existsSync } from 'node:fs';
 import { secret, TrackstackError, z } from '@trackstack/core';
 
 export const mlflowConfigSchema = z
@@ -118,6 +119,9 @@ export function resolveMlflowConfig(
     throw invalid(
       'a remote MLflow server needs credentials: tracking_username + tracking_password, or tracking_token',
     );
+  }
+  if (certPath !== undefined && !existsSync(certPath)) {
+    throw invalid(`tracking_server_cert_path: no file at ${certPath}`);
   }
   return {
     ...config,

@@ -48,7 +48,14 @@ export function mlflowHttpError(
   } catch {
     // not JSON: keep the text
   }
-  const retryable = isRetryableStatus(status);
+  // MLflow's SQL store answers 400 BAD_REQUEST when its connection pool is exhausted: a
+  // transient overload, not a refusal of the data.
+  const retryable =
+    isRetryableStatus(status) ||
+    errorCode === 'TEMPORARILY_UNAVAILABLE' ||
+    (status === 400 &&
+      errorCode === 'BAD_REQUEST' &&
+      /QueuePool limit of size \d+ overflow \d+ reached/.test(detail));
   const auth = status === 401 || status === 403;
   const message = auth
     ? `${what}: MLflow refused the credentials (HTTP ${status})`

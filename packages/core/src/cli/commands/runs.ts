@@ -3,6 +3,8 @@
  * store, whatever its destinations, so these read runs back with LocalRuns and
  * print tables and terminal charts for people, or JSON for programs.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import asciichart from 'asciichart';
 import type { Command } from 'commander';
 import pc from 'picocolors';
@@ -23,6 +25,7 @@ import {
 const RUN_STATUSES: readonly RunStatus[] = ['RUNNING', 'FINISHED', 'FAILED', 'KILLED'];
 
 /** UUIDv7s share their leading (time) digits, so a shorter prefix would rarely be unique. */
+const RUN_ID = /^[0-9A-Za-z][0-9A-Za-z_-]{0,127}$/;
 const MIN_PREFIX_LENGTH = 6;
 const MAX_LISTED_MATCHES = 10;
 
@@ -437,6 +440,8 @@ function differs(values: readonly unknown[]): boolean {
  */
 export function resolveRunUid(id: string, runs: readonly RunSummary[], storeDir: string): string {
   if (runs.some((run) => run.uid === id)) return id;
+  // A run that list() skipped (a damaged run.json) is still named exactly: reading it says what is wrong.
+  if (RUN_ID.test(id) && existsSync(join(storeDir, 'runs', id, 'run.json'))) return id;
   if (id.length < MIN_PREFIX_LENGTH) {
     throw new UsageError(
       `run id ${JSON.stringify(id)} is too short`,

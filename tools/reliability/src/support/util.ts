@@ -1,0 +1,202 @@
+/** Small helpers the reliability tests share: the CLI, journals, percentiles, figures, loggers. */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Logger } from '@trackstack/core';
+
+export const ROOT = resolve(import.meta.dirname, '../../../..');
+export const CLI = join(ROOT, 'packages/core/dist/cli.js');
+export const PACKAGE_DIR = resolve(import.meta.dirname, '../..');
+export const FIXTURES = resolve(import.meta.dirname, '../fixtures');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/**
+ * Runs the built CLI in a subprocess, asynchronously (servers in this process keep
+ * answering while it runs).
+ */
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return runNode([CLI, ...args], options);
+}
+
+export function runNode(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  const started = performance.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd: options.cwd ?? PACKAGE_DIR,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 180_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr, ms: performance.now() - started });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** What a run's journal segments hold: points per key (with their steps), params, tags, end records. */
+export interface JournalContents {
+  points: Map<string, number[]>;
+  params: Map<string, string>;
+  tags: Map<string, string>;
+  artifacts: string[];
+  ends: string[];
+  records: number;
+}
+
+export async function readJournal(runDir: string): Promise<JournalContents> {
+  const out: JournalContents = {
+    points: new Map(),
+    params: new Map(),
+    tags: new Map(),
+    artifacts: [],
+    ends: [],
+    records: 0,
+  };
+  const dir = join(runDir, 'journal');
+  for (const name of (await readdir(dir)).sort()) {
+    if (!name.endsWith('.jsonl')) continue;
+    const text = await readFile(join(dir, name), 'utf8');
+    const lines = text.split('\n');
+    // A torn last line (the writer was killed mid-write) is not part of the journal.
+    if (!text.endsWith('\n')) lines.pop();
+    for (const line of lines) {
+      if (line === '') continue;
+      const record = JSON.parse(line) as {
+        t: string;
+        p?: [string, string][];
+        g?: [string, string][];
+        m?: { n: number; keys: string[]; k: string; s: string };
+        path?: string;
+        status?: string;
+      };
+      if (record.t === 'h') continue;
+      out.records += 1;
+      if (record.t === 'b') {
+        for (const [k, v] of record.p ?? []) out.params.set(k, v);
+        for (const [k, v] of record.g ?? []) out.tags.set(k, v);
+        if (record.m !== undefined) {
+          const keys = new Uint32Array(copy(record.m.k, record.m.n * 4));
+          const steps = new Float64Array(copy(record.m.s, record.m.n * 8));
+          for (let i = 0; i < record.m.n; i++) {
+            const key = record.m.keys[keys[i]!]!;
+            let list = out.points.get(key);
+            if (list === undefined) {
+              list = [];
+              out.points.set(key, list);
+            }
+            list.push(steps[i]!);
+          }
+        }
+      } else if (record.t === 'a') out.artifacts.push(record.path!);
+      else if (record.t === 'e') out.ends.push(record.status!);
+    }
+  }
+  return out;
+}
+
+function copy(base64: string, bytes: number): ArrayBuffer {
+  const buffer = Buffer.from(base64, 'base64');
+  if (buffer.length !== bytes) throw new Error('journal column of the wrong length');
+  const out = new ArrayBuffer(bytes);
+  new Uint8Array(out).set(buffer);
+  return out;
+}
+
+/** The highest `q` a destination's cursor files say was delivered, per segment. */
+export function cursorOf(runDir: string, destination: string): Record<string, number> {
+  const dir = join(runDir, 'delivery', destination);
+  const out: Record<string, number> = {};
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    if (!name.endsWith('.json') || name === 'state.json') continue;
+    try {
+      out[name.slice(0, -5)] = (
+        JSON.parse(readFileSync(join(dir, name), 'utf8')) as { q: number }
+      ).q;
+    } catch {
+      // being replaced right now: read it next time
+    }
+  }
+  return out;
+}
+
+/** The last `q` in each journal segment of a run. */
+export function journalHeads(runDir: string): Record<string, number> {
+  const dir = join(runDir, 'journal');
+  const out: Record<string, number> = {};
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.jsonl')) continue;
+    const lines = readFileSync(join(dir, name), 'utf8').split('\n');
+    let q = 0;
+    for (const line of lines) {
+      const match = /"q":(\d+)/.exec(line.slice(-40));
+      if (match !== null && line.endsWith('}')) q = Math.max(q, Number(match[1]));
+    }
+    out[name.slice(0, -6)] = q;
+  }
+  return out;
+}
+
+export function percentile(sorted: Float64Array | number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)]!;
+}
+
+export function round(value: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** Records the figures of a test run for docs/reliability.md (`.figures/<name>.json`) and prints them. */
+export async function recordFigures(name: string, figures: Record<string, unknown>): Promise<void> {
+  const dir = join(PACKAGE_DIR, '.figures');
+  await mkdir(dir, { recursive: true });
+  const body = { recordedAt: new Date().toISOString(), ...figures };
+  await writeFile(join(dir, `${name}.json`), `${JSON.stringify(body, null, 2)}\n`);
+  console.log(`[reliability] ${name}: ${JSON.stringify(figures)}`);
+}
+
+/** A logger that keeps every message, for tests that read what a run said. */
+export function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    warn: (m) => lines.push(`warn: ${m}`),
+    info: (m) => lines.push(`info: ${m}`),
+    debug: (m) => lines.push(`debug: ${m}`),
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
