@@ -1,0 +1,546 @@
+/**
+ * The W&B flavor: trackstack's primitives on W&B's service API (online) or
+ * W&B's own offline run directories (offline, for `wandb sync`). Params are
+ * config, metrics are history rows keyed by step, tags are run tags.
+ */
+import { createReadStream } from 'node:fs';
+import { access, constants, mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import {
+  type ArtifactUpload,
+  BaseExperimentTracker,
+  DEFAULT_LIMITS,
+  defineFlavor,
+  type FinalRunStatus,
+  type FlavorCapabilities,
+  type FlavorLimits,
+  type MetricPoint,
+  type RunInit,
+  type RunRef,
+  UID_TAG,
+  type WriteBatch,
+} from '@trackstack/core';
+import { VERSION } from './version.js';
+import { type FileStreamRequest, WandbClient } from './wandb-client.js';
+import {
+  type ResolvedWandbConfig,
+  resolveWandbConfig,
+  type WandbConfig,
+  wandbConfigSchema,
+} from './wandb-config.js';
+import { WandbError } from './wandb-error.js';
+import { WandbOfflineRun } from './wandb-offline-run.js';
+import { formatWandbNumber } from './wandb-records.js';
+
+/** Exit codes W&B reads a run's final state from (ZenML finishes a failed step with 1). */
+const EXIT_CODES: Record<FinalRunStatus, number> = { FINISHED: 0, FAILED: 1, KILLED: 255 };
+/** W&B's own client sends an empty file_stream request after this much silence. */
+const HEARTBEAT_MS = 30_000;
+
+interface HistoryRow {
+  step: number;
+  timestamp: number;
+  values: Map<string, number>;
+}
+
+interface RunState {
+  entity: string;
+  project: string;
+  runId: string;
+  startTime: number;
+  /** Params as W&B config values. */
+  config: Record<string, unknown>;
+  tags: string[];
+  summary: Record<string, unknown>;
+  /** Lines of wandb-history.jsonl the service holds. */
+  historyLines: number;
+  /** The last row sent: a batch that continues its step rewrites it at its offset. */
+  lastRow: HistoryRow | undefined;
+  lastRequestAt: number;
+  heartbeat: NodeJS.Timeout | undefined;
+  offline: WandbOfflineRun | undefined;
+}
+
+export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
+  static readonly FLAVOR = defineFlavor({
+    name: 'wandb',
+    displayName: 'Weights & Biases',
+    configSchema: wandbConfigSchema,
+    docsUrl: 'https://github.com/trackstack/trackstack/tree/main/packages/tracker-wandb#readme',
+    sdkDocsUrl: 'https://docs.wandb.ai/ref/python/',
+    logoUrl: 'https://wandb.ai/logo.svg',
+  });
+
+  private resolved: ResolvedWandbConfig | undefined;
+  private wandbClient: WandbClient | undefined;
+  private readonly states = new Map<string, RunState>();
+
+  /** The config with W&B's environment variables applied; read on first use, not at import. */
+  get settings(): ResolvedWandbConfig {
+    this.resolved ??= resolveWandbConfig(this.config);
+    return this.resolved;
+  }
+
+  get client(): WandbClient {
+    this.wandbClient ??= new WandbClient(this.settings);
+    return this.wandbClient;
+  }
+
+  override get limits(): FlavorLimits {
+    // W&B has no per-request entity limits; a file_stream request stays well under its ~10 MiB cap.
+    return {
+      ...DEFAULT_LIMITS,
+      maxMetricsPerBatch: 20_000,
+      maxParamsPerBatch: 10_000,
+      maxTagsPerBatch: 1_000,
+      maxEntitiesPerBatch: 20_000,
+      maxBatchBytes: 8_000_000,
+    };
+  }
+
+  override get capabilities(): FlavorCapabilities {
+    return {
+      // History rows must arrive in step order; one request at a time, paced like W&B's client.
+      orderedWrites: true,
+      maxConcurrency: 1,
+      nestedRuns: false,
+      artifacts: true,
+      resume: true,
+      minWriteIntervalMs: this.config.file_stream_interval_s * 1000,
+    };
+  }
+
+  async createRun(init: RunInit): Promise<RunRef> {
+    const project = this.settings.project_name ?? init.experiment;
+    const tags = [...this.config.tags, ...runTags(init.tags)];
+    const group = this.config.group ?? init.tags['zenml.pipeline_run'];
+    if (this.settings.mode === 'offline') {
+      const offline = WandbOfflineRun.create({
+        dir: this.settings.dir,
+        project,
+        entity: this.settings.entity,
+        runId: init.uid,
+        displayName: this.config.run_name ?? init.name,
+        group,
+        jobType: this.config.job_type,
+        notes: this.config.notes,
+        tags,
+        startTimeMs: init.startTime,
+      });
+      const state = this.newState(
+        this.settings.entity ?? '',
+        project,
+        init.uid,
+        init.startTime,
+        tags,
+      );
+      state.offline = offline;
+      this.states.set(init.uid, state);
+      return {
+        runId: init.uid,
+        url: `file://${offline.runDir}`,
+        data: { project, startTime: init.startTime, offline: true },
+      };
+    }
+    // The W&B run id is trackstack's uid: a retried create upserts the same run.
+    await this.client.serverFeatures();
+    const bucket = await this.client.upsertBucket({
+      name: init.uid,
+      project,
+      entity: this.settings.entity ?? null,
+      displayName: this.config.run_name ?? init.name,
+      groupName: group ?? null,
+      jobType: this.config.job_type ?? null,
+      notes: this.config.notes ?? null,
+      tags,
+      config: JSON.stringify(wandbConfig({})),
+      host: hostname(),
+      program: process.argv[1] ?? null,
+    });
+    const entity = bucket.project.entity.name;
+    const state = this.newState(entity, project, init.uid, init.startTime, tags);
+    state.historyLines = bucket.historyLineCount ?? 0;
+    this.states.set(init.uid, state);
+    this.startHeartbeat(state);
+    return this.ref(state);
+  }
+
+  override async resumeRun(ref: RunRef): Promise<RunRef> {
+    const known = this.states.get(ref.runId);
+    if (known !== undefined) return ref;
+    const data = ref.data ?? {};
+    if (data.offline === true) {
+      throw new WandbError(`W&B offline run ${ref.runId} cannot be reopened by another process`, {
+        retryable: false,
+        hint: 'sync the trackstack run to an online W&B tracker instead (`trackstack sync <run> --to <tracker>`)',
+      });
+    }
+    const project =
+      typeof data.project === 'string' ? data.project : (this.settings.project_name ?? '');
+    const entity = typeof data.entity === 'string' ? data.entity : this.settings.entity;
+    const status = await this.client.resumeStatus(entity, project, ref.runId);
+    if (status === undefined) {
+      throw new WandbError(`W&B has no run ${entity ?? ''}/${project}/${ref.runId}`, {
+        retryable: false,
+        statusCode: 404,
+      });
+    }
+    const startTime = typeof data.startTime === 'number' ? data.startTime : Date.now();
+    const state = this.newState(entity ?? '', project, ref.runId, startTime, []);
+    restoreState(state, status);
+    this.states.set(ref.runId, state);
+    this.startHeartbeat(state);
+    return ref;
+  }
+
+  async writeBatch(ref: RunRef, batch: WriteBatch): Promise<void> {
+    const state = await this.state(ref);
+    const configUpdate: Record<string, unknown> = {};
+    for (const { key, value } of batch.params) configUpdate[key] = paramValue(value);
+    const tagsBefore = state.tags.length;
+    for (const tag of runTags(Object.fromEntries(batch.tags.map((t) => [t.key, t.value])))) {
+      const name = tag.slice(0, tag.indexOf(':') + 1);
+      state.tags = state.tags.filter((t) => !(name !== '' && t.startsWith(name)));
+      state.tags.push(tag);
+    }
+    const rows = historyRows(batch.metrics);
+    if (state.offline !== undefined) {
+      if (batch.params.length > 0) state.offline.config(configUpdate);
+      for (const row of rows)
+        state.offline.history(row.step, Object.fromEntries(row.values), row.timestamp);
+      state.offline.flush();
+      return;
+    }
+    if (batch.params.length > 0 || batch.tags.length > 0 || state.tags.length !== tagsBefore) {
+      Object.assign(state.config, configUpdate);
+      // Config updates resend the whole config, as W&B's client does.
+      await this.client.upsertBucket({
+        name: state.runId,
+        project: state.project,
+        entity: state.entity,
+        config: JSON.stringify(wandbConfig(state.config)),
+        ...(batch.tags.length > 0 ? { tags: state.tags } : {}),
+      });
+    }
+    if (rows.length > 0) await this.sendHistory(state, rows);
+  }
+
+  async uploadArtifact(ref: RunRef, artifact: ArtifactUpload): Promise<void> {
+    const state = await this.state(ref);
+    if (state.offline !== undefined) {
+      state.offline.file(artifact.path, artifact.localPath);
+      return;
+    }
+    const { uploadHeaders, files } = await this.client.createRunFiles(
+      state.entity,
+      state.project,
+      state.runId,
+      [artifact.path],
+    );
+    const target = files.find((file) => file.name === artifact.path);
+    if (target === undefined)
+      throw new WandbError(`CreateRunFiles gave no upload URL for ${artifact.path}`, {
+        retryable: true,
+      });
+    await this.client.upload(
+      target.uploadUrl,
+      uploadHeaders,
+      createReadStream(artifact.localPath),
+      artifact.size,
+    );
+    await this.stream(state, { uploaded: [artifact.path] });
+  }
+
+  async finishRun(ref: RunRef, status: FinalRunStatus, endTime: number): Promise<void> {
+    const state = await this.state(ref);
+    const exitcode = EXIT_CODES[status];
+    if (state.offline !== undefined) {
+      state.offline.exit(exitcode, endTime);
+      state.offline.close();
+    } else {
+      const runtime = Math.max(0, (endTime - state.startTime) / 1000);
+      state.summary._runtime = runtime;
+      state.summary._wandb = { runtime: Math.floor(runtime) };
+      await this.stream(state, {
+        files: { 'wandb-summary.json': summaryFile(state) },
+        complete: true,
+        exitcode,
+      });
+    }
+    this.forget(state);
+  }
+
+  async validateConnection(): Promise<void> {
+    if (this.settings.mode === 'offline') {
+      await mkdir(this.settings.dir, { recursive: true });
+      await access(this.settings.dir, constants.W_OK);
+      return;
+    }
+    await this.client.viewer();
+  }
+
+  override runMetadata(ref: RunRef): Record<string, string> {
+    const data = ref.data ?? {};
+    const entity = typeof data.entity === 'string' ? data.entity : '';
+    const project = typeof data.project === 'string' ? data.project : '';
+    return {
+      wandb_run_id: ref.runId,
+      wandb_run_path: `${entity}/${project}/${ref.runId}`,
+      ...(entity === '' ? {} : { wandb_entity: entity }),
+      ...(project === '' ? {} : { wandb_project: project }),
+    };
+  }
+
+  /** The W&B app's page of a run (wandb.ai for the public service, the server itself otherwise). */
+  runUrl(entity: string, project: string, runId: string): string {
+    const app =
+      this.settings.baseUrl === 'https://api.wandb.ai' ? 'https://wandb.ai' : this.settings.baseUrl;
+    return `${app}/${[entity, project].map(encodeURIComponent).join('/')}/runs/${encodeURIComponent(runId)}`;
+  }
+
+  private ref(state: RunState): RunRef {
+    return {
+      runId: state.runId,
+      url: this.runUrl(state.entity, state.project, state.runId),
+      data: { entity: state.entity, project: state.project, startTime: state.startTime },
+    };
+  }
+
+  private newState(
+    entity: string,
+    project: string,
+    runId: string,
+    startTime: number,
+    tags: string[],
+  ): RunState {
+    return {
+      entity,
+      project,
+      runId,
+      startTime,
+      config: {},
+      tags,
+      summary: {},
+      historyLines: 0,
+      lastRow: undefined,
+      lastRequestAt: Date.now(),
+      heartbeat: undefined,
+      offline: undefined,
+    };
+  }
+
+  private async state(ref: RunRef): Promise<RunState> {
+    const known = this.states.get(ref.runId);
+    if (known !== undefined) return known;
+    await this.resumeRun(ref);
+    return this.states.get(ref.runId)!;
+  }
+
+  /**
+   * Appends rows to wandb-history.jsonl. A first row at the step of the last
+   * row sent is merged into it and rewritten at its offset (W&B replaces lines
+   * from the offset on), so a step split across two batches stays one row.
+   * Rows below the last step were sent already (a replay) or would be dropped
+   * by W&B: they are left out.
+   */
+  private async sendHistory(state: RunState, rows: HistoryRow[]): Promise<void> {
+    const last = state.lastRow;
+    let offset = state.historyLines;
+    const lines: HistoryRow[] = [];
+    for (const row of rows) {
+      if (last !== undefined && row.step < last.step) continue;
+      if (last !== undefined && row.step === last.step && lines.length === 0) {
+        offset = state.historyLines - 1;
+        lines.push({
+          step: row.step,
+          timestamp: row.timestamp,
+          values: new Map([...last.values, ...row.values]),
+        });
+        continue;
+      }
+      lines.push(row);
+    }
+    if (lines.length === 0) return;
+    const summary = { ...state.summary };
+    for (const row of lines) {
+      for (const [key, value] of row.values) summary[key] = value;
+      Object.assign(summary, this.rowMeta(state, row));
+    }
+    const nextSummary = { ...summary };
+    await this.stream(state, {
+      files: {
+        'wandb-history.jsonl': {
+          offset,
+          content: lines.map((row) => this.historyLine(state, row)),
+        },
+        'wandb-summary.json': { offset: 0, content: [jsonWithNonFinite(nextSummary)] },
+      },
+    });
+    state.summary = nextSummary;
+    state.historyLines = offset + lines.length;
+    state.lastRow = lines[lines.length - 1];
+  }
+
+  private rowMeta(state: RunState, row: HistoryRow): Record<string, number> {
+    return {
+      _step: row.step,
+      _runtime: Math.max(0, row.timestamp - state.startTime) / 1000,
+      _timestamp: row.timestamp / 1000,
+    };
+  }
+
+  private historyLine(state: RunState, row: HistoryRow): string {
+    return jsonWithNonFinite({ ...Object.fromEntries(row.values), ...this.rowMeta(state, row) });
+  }
+
+  private async stream(state: RunState, body: FileStreamRequest): Promise<void> {
+    await this.client.fileStream(state.entity, state.project, state.runId, body);
+    state.lastRequestAt = Date.now();
+  }
+
+  private startHeartbeat(state: RunState): void {
+    // W&B marks a run crashed when its client goes silent; an idle run says it is alive.
+    state.heartbeat = setInterval(() => {
+      if (Date.now() - state.lastRequestAt < HEARTBEAT_MS) return;
+      this.stream(state, {}).catch(() => {
+        // A failed heartbeat is retried by the next one.
+      });
+    }, HEARTBEAT_MS);
+    state.heartbeat.unref();
+  }
+
+  private forget(state: RunState): void {
+    if (state.heartbeat !== undefined) clearInterval(state.heartbeat);
+    this.states.delete(state.runId);
+  }
+}
+
+/**
+ * trackstack tags are key/value; W&B tags are plain strings: `key:value`.
+ * `trackstack.uid` is left out (it is the W&B run id).
+ */
+function runTags(tags: Record<string, string>): string[] {
+  return Object.entries(tags)
+    .filter(([key]) => key !== UID_TAG)
+    .map(([key, value]) => `${key}:${value}`);
+}
+
+/**
+ * Params are logged as text; W&B config keeps JSON values, so numbers,
+ * booleans, null and JSON arrays get their type back. Anything else stays text.
+ */
+export function paramValue(text: string): unknown {
+  if (/^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(text)) return Number(text);
+  if (text === 'true' || text === 'false') return text === 'true';
+  if (text === 'null') return null;
+  if (text.startsWith('[')) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+/** W&B's config form: `{"key": {"value": ...}}`, plus `_wandb` with what wrote it. */
+export function wandbConfig(values: Record<string, unknown>): Record<string, { value: unknown }> {
+  const out: Record<string, { value: unknown }> = {
+    _wandb: { value: { t: {}, m: [], trackstack_version: VERSION } },
+  };
+  for (const [key, value] of Object.entries(values)) out[key] = { value };
+  return out;
+}
+
+/** Consecutive points of one step make one row (the journal keeps logging order). */
+export function historyRows(points: readonly MetricPoint[]): HistoryRow[] {
+  const rows: HistoryRow[] = [];
+  let row: HistoryRow | undefined;
+  for (const point of points) {
+    if (row === undefined || row.step !== point.step) {
+      row = { step: point.step, timestamp: point.timestamp, values: new Map() };
+      rows.push(row);
+    }
+    row.values.set(point.key, point.value);
+    row.timestamp = Math.max(row.timestamp, point.timestamp);
+  }
+  return rows;
+}
+
+/** JSON as W&B writes history and summaries: NaN and ±Infinity as bare words. */
+export function jsonWithNonFinite(value: Record<string, unknown>): string {
+  const parts = Object.entries(value).map(([key, item]) => {
+    const text =
+      typeof item === 'number'
+        ? formatWandbNumber(item)
+        : typeof item === 'object' && item !== null && !Array.isArray(item)
+          ? jsonWithNonFinite(item as Record<string, unknown>)
+          : JSON.stringify(item);
+    return `${JSON.stringify(key)}:${text}`;
+  });
+  return `{${parts.join(',')}}`;
+}
+
+function summaryFile(state: RunState) {
+  return { offset: 0, content: [jsonWithNonFinite(state.summary)] };
+}
+
+function restoreState(
+  state: RunState,
+  status: {
+    historyLineCount?: number | null;
+    historyTail?: string | null;
+    summaryMetrics?: string | null;
+    tags?: string[] | null;
+    config?: string | null;
+  },
+): void {
+  state.historyLines = status.historyLineCount ?? 0;
+  if (status.tags) state.tags = [...status.tags];
+  state.summary = parseLoose(status.summaryMetrics) ?? {};
+  const config = parseLoose(status.config) ?? {};
+  for (const [key, item] of Object.entries(config)) {
+    if (key !== '_wandb' && typeof item === 'object' && item !== null && 'value' in item) {
+      state.config[key] = (item as { value: unknown }).value;
+    }
+  }
+  // historyTail is a JSON array of the last lines (JSON text each).
+  const tail = parseLoose(status.historyTail);
+  const lines = Array.isArray(tail) ? tail : [];
+  const lastLine = lines[lines.length - 1];
+  const last =
+    typeof lastLine === 'string'
+      ? (parseLoose(lastLine) as Record<string, unknown> | undefined)
+      : undefined;
+  if (last !== undefined && typeof last._step === 'number') {
+    const values = new Map<string, number>();
+    for (const [key, value] of Object.entries(last)) {
+      if (!key.startsWith('_') && typeof value === 'number') values.set(key, value);
+    }
+    state.lastRow = {
+      step: last._step,
+      timestamp: typeof last._timestamp === 'number' ? last._timestamp * 1000 : Date.now(),
+      values,
+    };
+  }
+}
+
+/** Parses JSON that may hold W&B's bare NaN / Infinity words. */
+function parseLoose(text: string | null | undefined): any {
+  if (text === null || text === undefined || text === '') return undefined;
+  try {
+    return JSON.parse(
+      text.replace(/(?<=[:,[]\s*)(-?Infinity|NaN)(?=\s*[,}\]])/g, '"$1"'),
+      (_key, value) =>
+        value === 'NaN'
+          ? Number.NaN
+          : value === 'Infinity'
+            ? Number.POSITIVE_INFINITY
+            : value === '-Infinity'
+              ? Number.NEGATIVE_INFINITY
+              : value,
+    );
+  } catch {
+    return undefined;
+  }
+}
