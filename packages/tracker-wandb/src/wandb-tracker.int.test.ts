@@ -8,8 +8,12 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Run, silentLogger } from '@trackstack/core';
-import { type BackendRunView, describeFlavorConformance } from '@trackstack/core/testing';
+import { type MetricPoint, type Run, silentLogger } from '@trackstack/core';
+import {
+  type BackendRunView,
+  describeFlavorConformance,
+  metricHistories,
+} from '@trackstack/core/testing';
 import {
   diffWandbRecordings,
   ensurePythonEnv,
@@ -99,17 +103,15 @@ function view(run: WandbRun): BackendRunView {
     const colon = tag.indexOf(':');
     if (colon > 0) tags[tag.slice(0, colon)] = tag.slice(colon + 1);
   }
-  const metrics: BackendRunView['metrics'] = {};
+  const points: MetricPoint[] = [];
   for (const row of run.history) {
     for (const [key, value] of Object.entries(row)) {
       if (key.startsWith('_') || typeof value !== 'number') continue;
-      (metrics[key] ??= []).push({
-        value,
-        step: row._step as number,
-        timestamp: Math.round((row._timestamp as number) * 1000),
-      });
+      const timestamp = Math.round((row._timestamp as number) * 1000);
+      points.push({ key, value, step: row._step as number, timestamp });
     }
   }
+  const metrics = metricHistories(points);
   return {
     status: run.complete ? (EXIT_STATUS[run.exitcode ?? 1] ?? 'FAILED') : 'RUNNING',
     params,
