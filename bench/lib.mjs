@@ -109,9 +109,11 @@ export function table(rows, columns) {
   const body = rows.map((row) => columns.map(([key]) => fmt(row[key])));
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join(
-    '\n',
-  );
+  return [
+    line(head),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...body.map(line),
+  ].join('\n');
 }
 
 export function printTable(title, rows, columns) {
@@ -404,7 +406,8 @@ export function machineInfo() {
 
 function packageVersion(dir) {
   try {
-    return JSON.parse(readFileSync(join(REPO_DIR, 'packages', dir, 'package.json'), 'utf8')).version;
+    return JSON.parse(readFileSync(join(REPO_DIR, 'packages', dir, 'package.json'), 'utf8'))
+      .version;
   } catch {
     return undefined;
   }
