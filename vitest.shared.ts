@@ -7,7 +7,7 @@ import type { ViteUserConfig } from 'vitest/config';
 
 export const sharedTestConfig: NonNullable<ViteUserConfig['test']> = {
   include: ['src/**/*.test.ts'],
-  testTimeout: 20_000,
+  testTimeout: 60_000,
   reporters: process.env.CI
     ? ['default', ['json', { outputFile: '.test-results.json' }]]
     : ['default'],
