@@ -95,7 +95,7 @@ export function fmt(value, digits = 3) {
   return Number(value.toPrecision(digits)).toString();
 }
 
-export const fmtRatio = (r) => (Number.isFinite(r) ? `${fmt(r)}×` : 'n/a');
+export const fmtRatio = (r) => (Number.isFinite(r) ? `${r < 10 ? r.toFixed(2) : fmt(r)}×` : 'n/a');
 export const fmtMs = (ms) => `${fmt(ms)} ms`;
 export const fmtUs = (us) => `${fmt(us)} µs`;
 export const fmtMB = (bytes) => `${fmt(bytes / 2 ** 20)} MiB`;
@@ -379,7 +379,15 @@ export function machineInfo() {
       wandb: undefined,
       trackstackCore: packageVersion('core'),
       trackstackMlflow: packageVersion('tracker-mlflow'),
+      commit: undefined,
     };
+    try {
+      const head = await output('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_DIR });
+      const dirty = await output('git', ['status', '--porcelain', '--', 'packages'], {
+        cwd: REPO_DIR,
+      });
+      info.commit = dirty === '' ? head : `${head} (packages/ modified)`;
+    } catch {}
     try {
       const env = await mlflowEnv();
       const text = await output(env.python, [
@@ -416,7 +424,7 @@ function packageVersion(dir) {
 export function machineLine(m) {
   return [
     `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}`,
-    `node ${m.node}, python ${m.python}, mlflow ${m.mlflow}, wandb ${m.wandb}, @trackstack/core ${m.trackstackCore}`,
+    `node ${m.node}, python ${m.python}, mlflow ${m.mlflow}, wandb ${m.wandb}, @trackstack/core ${m.trackstackCore}, commit ${m.commit ?? 'unknown'}`,
   ].join('\n');
 }
 

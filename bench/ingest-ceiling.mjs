@@ -1,0 +1,87 @@
+/**
+ * One repetition of the ingest ceiling: the same points as the other variants,
+ * pre-encoded (before the timing) as MLflow log-batch JSON bodies of 1000
+ * points each (MLflow's maximum), posted by a bare undici Pool with
+ * `--concurrency` requests in flight. Nothing but HTTP in the timing: it is
+ * the most any client can get out of this server. Prints one JSON line.
+ */
+import { Pool, request } from 'undici';
+import { options } from './lib.mjs';
+
+const { url, points, keys, concurrency } = options({
+  url: '',
+  points: 200_000,
+  keys: 100,
+  concurrency: 4,
+});
+const api = (path) => `${url}/api/2.0/mlflow/${path}`;
+async function post(path, body) {
+  const response = await request(api(path), {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
+  const text = await response.body.text();
+  if (response.statusCode !== 200) throw new Error(`${path}: ${response.statusCode} ${text}`);
+  return JSON.parse(text);
+}
+
+const { experiment_id } = await post('experiments/create', {
+  name: `bench-ingest-ceiling-${process.pid}-${Date.now()}`,
+});
+const { run } = await post('runs/create', { experiment_id, start_time: Date.now() });
+const runId = run.info.run_id;
+
+const names = Array.from({ length: keys }, (_, i) => `train/metric_${String(i).padStart(3, '0')}`);
+const steps = Math.floor(points / keys);
+const bodies = [];
+let metrics = [];
+for (let step = 0; step < steps; step++) {
+  const timestamp = Date.now();
+  for (let k = 0; k < keys; k++) {
+    metrics.push({ key: names[k], value: step * 1e-3 + k, timestamp, step });
+    if (metrics.length === 1000) {
+      bodies.push(Buffer.from(JSON.stringify({ run_id: runId, metrics })));
+      metrics = [];
+    }
+  }
+}
+if (metrics.length > 0) bodies.push(Buffer.from(JSON.stringify({ run_id: runId, metrics })));
+
+const pool = new Pool(url, { connections: concurrency, pipelining: 1 });
+let next = 0;
+async function worker() {
+  while (next < bodies.length) {
+    const body = bodies[next++];
+    const response = await pool.request({
+      path: '/api/2.0/mlflow/runs/log-batch',
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) throw new Error(`log-batch: ${response.statusCode} ${text}`);
+  }
+}
+const c0 = process.cpuUsage();
+const windowStart = Date.now();
+const t0 = performance.now();
+await Promise.all(Array.from({ length: concurrency }, worker));
+const t1 = performance.now();
+const windowEnd = Date.now();
+const cpu = process.cpuUsage(c0);
+await pool.close();
+const ms = t1 - t0;
+process.stdout.write(
+  `${JSON.stringify({
+    runId,
+    points: steps * keys,
+    requests: bodies.length,
+    concurrency,
+    ms,
+    pointsPerSec: (steps * keys) / (ms / 1000),
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    windowStart,
+    windowEnd,
+  })}\n`,
+);

@@ -1,0 +1,418 @@
+/**
+ * Benchmark 2, ingest into a real MLflow server: `--points` metric points
+ * (default 200 000; the issue's full size is `--points 1000000`) over `--keys`
+ * keys (100), until the server acknowledged every one. Every variant of every
+ * repetition gets a FRESH server (the test harness's: SQLite, one uvicorn
+ * worker), so the size of the database never favours one variant, and the
+ * variants are interleaved across repetitions. After each run the points are
+ * counted in the server's SQLite file (count, distinct keys, distinct steps).
+ *
+ * Variants (see each worker's header for exactly what is timed):
+ * - ours             MlflowExperimentTracker: logMetrics per step, then run.end()
+ * - py-batch         MlflowClient.log_batch, 1000 points per call, synchronous
+ * - py-async         mlflow.log_metrics(synchronous=False) per step + flush, defaults
+ * - py-async-buffer  the same with MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS=1
+ * - ceiling          pre-encoded log-batch bodies posted by a bare undici Pool,
+ *                    at the best concurrency of `--sweep` (1,2,4,8)
+ *
+ * While a client runs, the CPU time of the server's processes is sampled from
+ * /proc/<pid>/stat; with the clients' own CPU time, it shows what bounds the
+ * throughput. Probes without a server split the server's cost further:
+ * MLflow's SqlAlchemyStore.log_batch on a fresh SQLite file (the store layer,
+ * no HTTP), the same rows INSERTed with Python's sqlite3 (SQLite alone), and
+ * the store layer under cProfile (`profile`, `--profile-points`): the share of
+ * its time spent in SQLite's own calls.
+ *
+ * MLflow's default async logging sends one request per logging call, so it is
+ * 3-4× slower than the rest: it runs `--py-async-reps` times (default 1), the
+ * others `--reps` times. The concurrency sweep runs `--sweep-points` points
+ * (default a quarter of `--points`), once per concurrency; the ceiling row is
+ * then measured at full size at the best one.
+ *
+ * Usage: node ingest.mjs [--points 200000] [--keys 100] [--reps 3]
+ *   [--variants ours,py-batch,py-async,py-async-buffer,ceiling] [--py-async-reps 1]
+ *   [--sweep 1,2,4,8] [--sweep-points 50000] [--probes store,sqlite,profile]
+ *   [--probe-reps 1] [--profile-points 20000]
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  fmtRatio,
+  harness,
+  machineInfo,
+  machineLine,
+  mlflowEnv,
+  options,
+  printTable,
+  processCpuMs,
+  runNodeJson,
+  runPythonJson,
+  serverPids,
+  summarize,
+  verdict,
+  warnIfBusy,
+  writeResults,
+} from './lib.mjs';
+
+const opts = options({
+  points: 200_000,
+  keys: 100,
+  reps: 3,
+  variants: 'ours,py-batch,py-async,py-async-buffer,ceiling',
+  'py-async-reps': 1,
+  sweep: '1,2,4,8',
+  'sweep-points': 0,
+  probes: 'store,sqlite,profile',
+  'probe-reps': 1,
+  'profile-points': 20_000,
+});
+const variants = opts.variants.split(',').filter(Boolean);
+const sweep = opts.sweep.split(',').filter(Boolean).map(Number);
+const probes = opts.probes.split(',').filter((p) => p === 'store' || p === 'sqlite');
+const profileStore = opts.probes.split(',').includes('profile');
+const expectedPoints = Math.floor(opts.points / opts.keys) * opts.keys;
+const sweepPoints = opts['sweep-points'] || Math.max(opts.keys, Math.floor(opts.points / 4));
+const repsOf = (variant) =>
+  variant === 'py-async' ? Math.min(opts.reps, opts['py-async-reps']) : opts.reps;
+
+const machine = await machineInfo();
+process.stdout.write(`ingest: ${machineLine(machine)}\n`);
+const busyBefore = await warnIfBusy('the ingest benchmark');
+const h = await harness();
+const env = await mlflowEnv();
+
+/** Samples the summed CPU time of `pids` (ms) with wall-clock timestamps (epoch ms). */
+function cpuSeries(pids, intervalMs = 50) {
+  const total = () => pids.reduce((sum, pid) => sum + (processCpuMs(pid) ?? 0), 0);
+  const series = [[Date.now(), total()]];
+  const timer = setInterval(() => series.push([Date.now(), total()]), intervalMs);
+  const at = (t) => {
+    if (t <= series[0][0]) return series[0][1];
+    for (let i = 1; i < series.length; i++) {
+      const [t1, c1] = series[i];
+      if (t1 >= t) {
+        const [t0, c0] = series[i - 1];
+        return t1 === t0 ? c1 : c0 + ((c1 - c0) * (t - t0)) / (t1 - t0);
+      }
+    }
+    return series[series.length - 1][1];
+  };
+  return {
+    stop() {
+      clearInterval(timer);
+      series.push([Date.now(), total()]);
+    },
+    /** CPU ms spent between two epoch-ms instants, and the peak over any ~0.5 s. */
+    window(start, end) {
+      const cpuMs = at(end) - at(start);
+      let peak = 0;
+      for (let i = 0; i < series.length; i++) {
+        const [t0, c0] = series[i];
+        if (t0 < start) continue;
+        let j = i;
+        while (j < series.length - 1 && series[j][0] - t0 < 500 && series[j][0] <= end) j++;
+        const [t1, c1] = series[j];
+        if (t1 - t0 >= 250 && t1 <= end + 100) peak = Math.max(peak, (c1 - c0) / (t1 - t0));
+      }
+      return { cpuMs, cores: cpuMs / (end - start), peakCores: peak };
+    },
+  };
+}
+
+/** One client run on a fresh server, with the server's CPU and a count of what it stored. */
+async function onFreshServer(label, client, points = expectedPoints) {
+  const expected = Math.floor(points / opts.keys) * opts.keys;
+  const server = await h.startMlflowServer();
+  try {
+    const pids = serverPids(server.port);
+    if (pids.length === 0)
+      throw new Error(`no process found for the server on port ${server.port}`);
+    const series = cpuSeries(pids);
+    let result;
+    try {
+      result = await client(server);
+    } finally {
+      series.stop();
+    }
+    const server_ = series.window(result.windowStart, result.windowEnd);
+    const stored = await runPythonJson(env, 'count_metrics.py', [
+      join(server.dir, 'mlflow.db'),
+      result.runId,
+    ]);
+    if (
+      stored.points !== expected ||
+      stored.keys !== opts.keys ||
+      stored.steps !== expected / opts.keys
+    ) {
+      throw new Error(
+        `${label}: the server holds ${JSON.stringify(stored)}, expected ${expected} points over ${opts.keys} keys`,
+      );
+    }
+    const wallMs = result.windowEnd - result.windowStart;
+    const row = {
+      ...result,
+      stored,
+      serverCpuMs: server_.cpuMs,
+      serverCores: server_.cores,
+      serverPeakCores: server_.peakCores,
+      clientCores: result.cpuMs / wallMs,
+    };
+    process.stdout.write(
+      `  ${label}: ${Math.round(row.pointsPerSec)} points/s, ${(row.ms / 1000).toFixed(1)} s; server CPU ${row.serverCores.toFixed(2)} cores (peak ${row.serverPeakCores.toFixed(2)}), client ${row.clientCores.toFixed(2)}; stored ${stored.points}\n`,
+    );
+    return row;
+  } finally {
+    await server.stop();
+  }
+}
+
+const common = ['--keys', String(opts.keys)];
+const clients = {
+  ours: (server) =>
+    runNodeJson('ingest-ours.mjs', ['--url', server.url, '--points', opts.points, ...common]),
+  'py-batch': (server) =>
+    runPythonJson(env, 'ingest_mlflow.py', ['batch', server.url, opts.points, opts.keys]),
+  'py-async': (server) =>
+    runPythonJson(env, 'ingest_mlflow.py', ['async', server.url, opts.points, opts.keys]),
+  'py-async-buffer': (server) =>
+    runPythonJson(env, 'ingest_mlflow.py', ['async', server.url, opts.points, opts.keys], {
+      MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS: '1',
+    }),
+  ceiling: (server, concurrency, points = opts.points) =>
+    runNodeJson('ingest-ceiling.mjs', [
+      '--url',
+      server.url,
+      '--points',
+      String(points),
+      ...common,
+      '--concurrency',
+      String(concurrency),
+    ]),
+};
+
+// 1. The ceiling's best concurrency.
+const sweepRuns = {};
+let bestConcurrency = sweep[0] ?? 4;
+if (variants.includes('ceiling') && sweep.length > 0) {
+  process.stdout.write(
+    `ceiling: concurrency sweep ${sweep.join(', ')} (${sweepPoints} points, one run each)\n`,
+  );
+  let best = -1;
+  for (const c of sweep) {
+    const row = await onFreshServer(
+      `ceiling c=${c}`,
+      (server) => clients.ceiling(server, c, sweepPoints),
+      sweepPoints,
+    );
+    sweepRuns[c] = row;
+    if (row.pointsPerSec > best) {
+      best = row.pointsPerSec;
+      bestConcurrency = c;
+    }
+  }
+  process.stdout.write(`ceiling: best concurrency ${bestConcurrency}\n`);
+}
+
+// 2. The variants, interleaved, a fresh server each.
+const runs = Object.fromEntries(variants.map((v) => [v, []]));
+for (let rep = 0; rep < opts.reps; rep++) {
+  process.stdout.write(`repetition ${rep + 1}/${opts.reps}\n`);
+  for (const variant of variants) {
+    if (rep >= repsOf(variant)) continue;
+    const row = await onFreshServer(variant, (server) => clients[variant](server, bestConcurrency));
+    runs[variant].push(row);
+  }
+}
+
+// 3. Probes without a server: MLflow's store layer, and SQLite alone.
+const probeRuns = Object.fromEntries(probes.map((p) => [p, []]));
+for (let rep = 0; rep < opts['probe-reps']; rep++) {
+  for (const probe of probes) {
+    const dir = await mkdtemp(join(tmpdir(), 'trackstack-bench-probe-'));
+    try {
+      const row = await runPythonJson(env, 'ingest_mlflow.py', [
+        probe,
+        dir,
+        opts.points,
+        opts.keys,
+      ]);
+      const stored = await runPythonJson(env, 'count_metrics.py', [row.db, row.runId]);
+      if (stored.points !== expectedPoints) {
+        throw new Error(`probe ${probe}: stored ${stored.points} of ${expectedPoints}`);
+      }
+      row.clientCores = row.cpuMs / row.ms;
+      process.stdout.write(
+        `  probe ${probe}: ${Math.round(row.pointsPerSec)} points/s, CPU ${row.clientCores.toFixed(2)} cores\n`,
+      );
+      probeRuns[probe].push(row);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+let storeProfile;
+if (profileStore) {
+  const dir = await mkdtemp(join(tmpdir(), 'trackstack-bench-profile-'));
+  try {
+    storeProfile = await runPythonJson(env, 'profile_store.py', [
+      dir,
+      opts['profile-points'],
+      opts.keys,
+    ]);
+    process.stdout.write(
+      `  profile store: ${(100 * storeProfile.sqliteShare).toFixed(0)} % of SqlAlchemyStore._log_metrics in sqlite3 calls\n`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Table
+
+const med = (rows, key) => summarize(rows.map((r) => r[key])).median;
+const labels = {
+  ours: 'trackstack MlflowExperimentTracker (logMetrics + end)',
+  'py-batch': 'Python MlflowClient.log_batch ×1000, sync',
+  'py-async': 'Python mlflow.log_metrics(synchronous=False), defaults',
+  'py-async-buffer': 'Python mlflow.log_metrics(synchronous=False), buffering 1 s',
+  ceiling: `ceiling: pre-encoded bodies, undici Pool, concurrency ${bestConcurrency}`,
+};
+const rate = Object.fromEntries(variants.map((v) => [v, med(runs[v], 'pointsPerSec')]));
+const pythonVariants = variants.filter((v) => v.startsWith('py-'));
+const pythonBest = pythonVariants.reduce(
+  (best, v) => (best === undefined || rate[v] > rate[best] ? v : best),
+  undefined,
+);
+const rows = variants.map((v) => {
+  const s = summarize(runs[v].map((r) => r.pointsPerSec));
+  return {
+    variant: labels[v],
+    n: s.n,
+    rate: s.median,
+    range: `${Math.round(s.min).toLocaleString('en-US')}–${Math.round(s.max).toLocaleString('en-US')}`,
+    seconds: med(runs[v], 'ms') / 1000,
+    vsCeiling: rate.ceiling === undefined ? '' : `${((100 * rate[v]) / rate.ceiling).toFixed(0)} %`,
+    vsOurs: v === 'ours' || rate.ours === undefined ? '' : fmtRatio(rate.ours / rate[v]),
+    server: med(runs[v], 'serverCores'),
+    client: med(runs[v], 'clientCores'),
+  };
+});
+const table1 = printTable(
+  `Ingest into MLflow: ${expectedPoints.toLocaleString('en-US')} points over ${opts.keys} keys until acknowledged, fresh server per run, median of the runs`,
+  rows,
+  [
+    ['variant', 'client'],
+    ['n', 'runs'],
+    ['rate', 'points/s'],
+    ['range', 'min–max'],
+    ['seconds', 's'],
+    ['vsCeiling', '% of ceiling'],
+    ['vsOurs', 'ours ÷ this'],
+    ['server', 'server CPU (cores)'],
+    ['client', 'client CPU (cores)'],
+  ],
+);
+
+const sweepRows = Object.entries(sweepRuns).map(([c, r]) => ({
+  c,
+  rate: r.pointsPerSec,
+  server: r.serverCores,
+  peak: r.serverPeakCores,
+  client: r.clientCores,
+}));
+const probeRows = probes.map((p) => ({
+  probe:
+    p === 'store'
+      ? "MLflow SqlAlchemyStore.log_batch ×1000, no server (the server's store layer)"
+      : 'sqlite3 executemany INSERT, 1 transaction per 1000 rows (SQLite alone)',
+  rate: med(probeRuns[p], 'pointsPerSec'),
+  cpu: med(probeRuns[p], 'clientCores'),
+}));
+if (storeProfile !== undefined) {
+  probeRows.push({
+    probe: `the store layer under cProfile (${opts['profile-points'].toLocaleString('en-US')} points): share of its time in sqlite3 execute/executemany/commit`,
+    rate: `${(100 * storeProfile.sqliteShare).toFixed(0)} %`,
+    cpu: '',
+  });
+}
+const table2 = sweepRows.length
+  ? printTable(
+      `Ceiling: concurrency sweep (${sweepPoints.toLocaleString('en-US')} points, one run each, fresh server)`,
+      sweepRows,
+      [
+        ['c', 'concurrency'],
+        ['rate', 'points/s'],
+        ['server', 'server CPU (cores)'],
+        ['peak', 'server peak (cores)'],
+        ['client', 'client CPU (cores)'],
+      ],
+    )
+  : '';
+const table3 = probeRows.length
+  ? printTable('What the server spends its time on: the same points without HTTP', probeRows, [
+      ['probe', 'probe'],
+      ['rate', 'points/s (or share)'],
+      ['cpu', 'CPU (cores)'],
+    ])
+  : '';
+
+const targets = [];
+if (rate.ours !== undefined && rate.ceiling !== undefined) {
+  targets.push(
+    `ours ÷ ceiling = ${((100 * rate.ours) / rate.ceiling).toFixed(0)} % (target ≥ 90 %: ${verdict(rate.ours >= 0.9 * rate.ceiling)})`,
+  );
+}
+if (rate.ours !== undefined && pythonBest !== undefined) {
+  targets.push(
+    `ours ÷ Python best (${pythonBest}) = ${fmtRatio(rate.ours / rate[pythonBest])} (target > 1×, 2× where the ceiling allows: ${verdict(rate.ours > rate[pythonBest])}; the ceiling itself is ${fmtRatio(rate.ceiling / rate[pythonBest])} the Python best)`,
+  );
+}
+// Where the ceiling's time goes, per 1000 points: CPU ms of the server, of the
+// store layer alone, of SQLite alone (the probes run without HTTP).
+const perK = (rows, key) =>
+  med(
+    rows.map((r) => ({ v: (1000 * r[key]) / r.points })),
+    'v',
+  );
+const analysis = {};
+if (runs.ceiling?.length) {
+  analysis.serverCpuMsPer1000 = perK(runs.ceiling, 'serverCpuMs');
+  analysis.clientCpuMsPer1000 = perK(runs.ceiling, 'cpuMs');
+  analysis.serverCores = med(runs.ceiling, 'serverCores');
+}
+if (probeRuns.store?.length) analysis.storeCpuMsPer1000 = perK(probeRuns.store, 'cpuMs');
+if (probeRuns.sqlite?.length) analysis.sqliteCpuMsPer1000 = perK(probeRuns.sqlite, 'cpuMs');
+if (analysis.serverCpuMsPer1000 !== undefined) {
+  targets.push(
+    `ceiling: the server process used ${analysis.serverCores.toFixed(2)} cores (one Python process, one core at most) and ${analysis.serverCpuMsPer1000.toFixed(0)} ms CPU per 1000 points; the client ${analysis.clientCpuMsPer1000.toFixed(1)} ms` +
+      (analysis.storeCpuMsPer1000 === undefined
+        ? ''
+        : `; MLflow's store layer alone ${analysis.storeCpuMsPer1000.toFixed(0)} ms`) +
+      (analysis.sqliteCpuMsPer1000 === undefined
+        ? ''
+        : `; SQLite alone ${analysis.sqliteCpuMsPer1000.toFixed(0)} ms`),
+  );
+}
+process.stdout.write(`${targets.join('\n')}\n\n`);
+
+await writeResults('ingest', {
+  description:
+    'Metric points into a real MLflow server (SQLite, one worker) until acknowledged; fresh server per run; counts verified in the database.',
+  options: opts,
+  expectedPoints,
+  busyBefore,
+  bestConcurrency,
+  sweepPoints,
+  pythonBest,
+  rates: rate,
+  runs,
+  sweep: sweepRuns,
+  probes: probeRuns,
+  storeProfile,
+  targets,
+  analysis,
+  table: [table1, table2, table3, targets.join('\n\n')].filter(Boolean).join('\n\n'),
+});
