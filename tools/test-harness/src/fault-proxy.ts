@@ -8,6 +8,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import { listenOnLoopback } from './loopback.js';
 
 /**
  * What to do to a request instead of (or, for `truncate`, while) forwarding it:
@@ -301,21 +302,7 @@ export async function startFaultProxy(
   };
 
   const server = createServer(handle);
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.on('clientError', (_err, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: options.port ?? 0, host: '127.0.0.1' }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('fault proxy: no address');
-  const port = address.port;
+  const port = await listenOnLoopback(server, sockets, options.port, 'fault proxy');
 
   return {
     url: `http://127.0.0.1:${port}`,

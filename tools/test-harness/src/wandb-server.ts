@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
+import { listenOnLoopback } from './loopback.js';
 
 /**
  * A loopback stand-in for the W&B service (the GraphQL API, `file_stream` and the presigned
@@ -956,21 +957,7 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
       } else res.destroy();
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.on('clientError', (_err, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: options.port ?? 0, host: '127.0.0.1' }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('wandb server: no address');
-  const port = address.port;
+  const port = await listenOnLoopback(server, sockets, options.port, 'wandb server');
   url = `http://127.0.0.1:${port}`;
   let stopped: Promise<void> | undefined;
 
