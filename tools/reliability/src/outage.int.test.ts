@@ -8,7 +8,7 @@
  * database. Every logging call is timed; afterwards MLflow's Python client must hold every
  * point exactly once.
  *
- * (The W&B half of the outage promise is not here yet: it needs the W&B loopback server.)
+ * The W&B half is wandb-outage.int.test.ts.
  */
 import { statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
