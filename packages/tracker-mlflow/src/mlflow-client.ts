@@ -1,10 +1,12 @@
 /**
  * MLflow's tracking REST API (`/api/2.0/mlflow/...`) and its artifact proxy
- * (`/api/2.0/mlflow-artifacts/...`) over undici. One HTTP request per call;
- * retries are core's business, not this file's.
+ * (`/api/2.0/mlflow-artifacts/...`) over undici, plus the PUT of one multipart
+ * part to the presigned URL MLflow handed out. One HTTP request per call;
+ * retries are core's business (and mlflow-multipart.ts's, for parts).
  */
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher, request } from 'undici';
 import type { ResolvedMlflowConfig } from './mlflow-config.js';
 import { mlflowHttpError, mlflowNetworkError } from './mlflow-error.js';
@@ -36,9 +38,12 @@ export class MlflowRestClient {
   readonly baseUrl: string;
   private readonly agent: Agent;
   private readonly authorization: string | undefined;
+  private readonly config: ResolvedMlflowConfig;
+  private objectStoreAgent: Agent | undefined;
 
   constructor(config: ResolvedMlflowConfig) {
     this.baseUrl = config.baseUrl;
+    this.config = config;
     const timeout = config.request_timeout_s * 1000;
     this.agent = new Agent({
       headersTimeout: timeout,
@@ -74,6 +79,11 @@ export class MlflowRestClient {
     return this.json<T>('POST', `/api/2.0/mlflow/${endpoint}`, JSON.stringify(body));
   }
 
+  /** A JSON POST to the artifact service: `mpu/create/<path>`, `mpu/complete/...`, `mpu/abort/...`. */
+  postArtifacts<T>(endpoint: string, body: unknown): Promise<T> {
+    return this.json<T>('POST', `/api/2.0/mlflow-artifacts/${endpoint}`, JSON.stringify(body));
+  }
+
   /** Streams a file's bytes to the artifact proxy. */
   async putArtifact(
     path: string,
@@ -87,8 +97,87 @@ export class MlflowRestClient {
     });
   }
 
+  /**
+   * Streams one part of a multipart upload to the presigned URL MLflow handed out and
+   * returns the part's ETag. The URL goes to the object store, not to MLflow: no MLflow
+   * credentials travel with it, and its query (the signature) never appears in a message.
+   */
+  async putPart(
+    url: string,
+    headers: Record<string, string>,
+    body: Readable,
+    size: number,
+    what: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method: 'PUT',
+        body,
+        signal,
+        dispatcher: this.objectStore(),
+        headers: { 'user-agent': USER_AGENT, ...headers, 'content-length': String(size) },
+      });
+    } catch (error) {
+      throw mlflowNetworkError(what, error, 'the artifact store');
+    }
+    let text: string;
+    try {
+      text = await response.body.text();
+    } catch (error) {
+      throw mlflowNetworkError(`${what} (reading the answer)`, error, 'the artifact store');
+    }
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      throw mlflowHttpError(
+        what,
+        response.statusCode,
+        objectStoreError(text),
+        response.headers['retry-after'],
+        'the artifact store',
+      );
+    }
+    const etag = response.headers.etag;
+    const value = Array.isArray(etag) ? etag[0] : etag;
+    if (value === undefined || value === '') {
+      throw mlflowHttpError(
+        `${what} (no ETag in the answer)`,
+        response.statusCode,
+        text,
+        undefined,
+        'the artifact store',
+      );
+    }
+    return value;
+  }
+
   async close(): Promise<void> {
-    await this.agent.close();
+    await Promise.all([this.agent.close(), this.objectStoreAgent?.close()]);
+  }
+
+  /**
+   * The object store behind presigned URLs is another host: the same timeouts and TLS
+   * switch, and a tracking-server CA is trusted in addition to the system's, not instead.
+   */
+  private objectStore(): Agent {
+    const { config } = this;
+    const timeout = config.request_timeout_s * 1000;
+    this.objectStoreAgent ??= new Agent({
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      connectTimeout: Math.min(timeout, 30_000),
+      keepAliveTimeout: 2_000,
+      keepAliveMaxTimeout: 2_000,
+      connect: {
+        rejectUnauthorized: !config.tracking_insecure_tls,
+        ...(config.tracking_server_cert_path === undefined
+          ? {}
+          : {
+              ca: [...rootCertificates, readFileSync(config.tracking_server_cert_path, 'utf8')],
+            }),
+      },
+    });
+    return this.objectStoreAgent;
   }
 
   private async json<T>(method: 'GET' | 'POST', path: string, body?: string): Promise<T> {
@@ -142,4 +231,15 @@ export class MlflowRestClient {
     }
     return text;
   }
+}
+
+/**
+ * Only the code and message of an object store's error: S3's XML errors can echo the
+ * signed request (SignatureDoesNotMatch), and a presigned URL is a credential.
+ */
+function objectStoreError(body: string): string {
+  const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1];
+  const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1];
+  if (code !== undefined) return message === undefined ? code : `${code}: ${message}`;
+  return body.trimStart().startsWith('<') ? '' : body.slice(0, 200);
 }

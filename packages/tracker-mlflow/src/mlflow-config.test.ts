@@ -108,3 +108,53 @@ describe('MLflow config', () => {
     ]);
   });
 });
+
+describe('MLflow config: multipart uploads', () => {
+  it("uses MLflow's sizes by default, and multipart on (it falls back when the server cannot)", () => {
+    expect(resolve({ tracking_uri: 'http://127.0.0.1:5000' })).toMatchObject({
+      multipart_upload: true,
+      multipart_upload_min_size: 500 * 1024 * 1024,
+      multipart_upload_chunk_size: 10 * 1024 * 1024,
+      multipart_upload_concurrency: 4,
+    });
+  });
+
+  it("reads MLflow's environment variables when the config leaves them out", () => {
+    const env = {
+      MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD: 'False',
+      MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE: '1048576',
+      MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE: '5242880',
+    };
+    expect(resolve({ tracking_uri: 'http://127.0.0.1:5000' }, env)).toMatchObject({
+      multipart_upload: false,
+      multipart_upload_min_size: 1048576,
+      multipart_upload_chunk_size: 5242880,
+    });
+    expect(
+      resolve(
+        {
+          tracking_uri: 'http://127.0.0.1:5000',
+          multipart_upload: true,
+          multipart_upload_chunk_size: 7,
+        },
+        env,
+      ),
+    ).toMatchObject({ multipart_upload: true, multipart_upload_chunk_size: 7 });
+  });
+
+  it.each([
+    [
+      { MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD: 'yes' },
+      /MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD must be/,
+    ],
+    [{ MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE: '10MB' }, /MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE must be/],
+    [{ MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE: '0' }, /MINIMUM_FILE_SIZE must be/],
+  ])('refuses a malformed %o', (env, message) => {
+    expect(() => resolve({ tracking_uri: 'http://127.0.0.1:5000' }, env)).toThrow(message);
+  });
+
+  it('refuses sizes that are not positive whole numbers in the config', () => {
+    expect(() => parse({ multipart_upload_chunk_size: 0 })).toThrow();
+    expect(() => parse({ multipart_upload_min_size: 1.5 })).toThrow();
+  });
+});

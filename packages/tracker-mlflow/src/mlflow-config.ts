@@ -50,6 +50,34 @@ export const mlflowConfigSchema = z
       .describe('one child run per pipeline step under the pipeline run'),
     tags: z.record(z.string(), z.string()).default({}).describe('tags added to every run'),
     request_timeout_s: z.number().positive().default(120).describe('timeout of one HTTP request'),
+    multipart_upload: z
+      .boolean()
+      .optional()
+      .describe(
+        'upload large files in parts straight to the object store when the server offers it (an S3, GCS or Azure artifact destination), else one PUT; default MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD, else true',
+      ),
+    multipart_upload_min_size: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        'files of at least this many bytes go multipart; default MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE, else 500 MiB',
+      ),
+    multipart_upload_chunk_size: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        'bytes per part (S3 wants 5 MiB or more, except the last; grown when a file would need over 10,000 parts); default MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE, else 10 MiB',
+      ),
+    multipart_upload_concurrency: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('parts of one file in flight at once; default 4'),
   })
   .strict();
 
@@ -61,7 +89,16 @@ export interface ResolvedMlflowConfig extends MlflowConfig {
   tracking_insecure_tls: boolean;
   /** http(s) base URL requests go to (the Databricks host for "databricks"). */
   baseUrl: string;
+  multipart_upload: boolean;
+  multipart_upload_min_size: number;
+  multipart_upload_chunk_size: number;
+  multipart_upload_concurrency: number;
 }
+
+/** MLflow's defaults (`mlflow/environment_variables.py`). */
+export const MULTIPART_UPLOAD_MIN_SIZE = 500 * 1024 ** 2;
+export const MULTIPART_UPLOAD_CHUNK_SIZE = 10 * 1024 ** 2;
+export const MULTIPART_UPLOAD_CONCURRENCY = 4;
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -125,6 +162,20 @@ export function resolveMlflowConfig(
   }
   return {
     ...config,
+    // MLflow's own client leaves multipart off by default; ours asks the server and falls
+    // back to one PUT when its artifact store cannot, so on is safe.
+    multipart_upload:
+      config.multipart_upload ?? envBoolean(env, 'MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD') ?? true,
+    multipart_upload_min_size:
+      config.multipart_upload_min_size ??
+      envBytes(env, 'MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE') ??
+      MULTIPART_UPLOAD_MIN_SIZE,
+    multipart_upload_chunk_size:
+      config.multipart_upload_chunk_size ??
+      envBytes(env, 'MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE') ??
+      MULTIPART_UPLOAD_CHUNK_SIZE,
+    multipart_upload_concurrency:
+      config.multipart_upload_concurrency ?? MULTIPART_UPLOAD_CONCURRENCY,
     tracking_uri: trackingUri,
     tracking_username: username,
     tracking_password: password,
@@ -133,6 +184,28 @@ export function resolveMlflowConfig(
     tracking_server_cert_path: certPath,
     baseUrl: baseUrl.replace(/\/+$/, ''),
   };
+}
+
+/** A boolean as MLflow reads one: true/false/1/0, any case; unset or empty is undefined. */
+function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const value = (env[name] ?? '').trim().toLowerCase();
+  if (value === '') return undefined;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw invalid(`${name} must be true, false, 1 or 0 (got ${JSON.stringify(env[name])})`);
+}
+
+/** A positive whole number of bytes; unset or empty is undefined. */
+function envBytes(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const value = (env[name] ?? '').trim();
+  if (value === '') return undefined;
+  const bytes = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw invalid(
+      `${name} must be a positive whole number of bytes (got ${JSON.stringify(value)})`,
+    );
+  }
+  return bytes;
 }
 
 function invalid(message: string): TrackstackError {

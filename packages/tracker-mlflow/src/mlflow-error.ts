@@ -31,13 +31,15 @@ export class MlflowError extends BackendError {
 /**
  * Classifies an HTTP answer that was not 2xx. MLflow answers JSON
  * `{error_code, message}`; a proxy or auth layer in front of it may not, so the
- * status decides what is retried, as in MLflow's own client.
+ * status decides what is retried, as in MLflow's own client. `peer` names who
+ * answered: MLflow, or the object store a presigned part URL points at.
  */
 export function mlflowHttpError(
   what: string,
   status: number,
   body: string,
   retryAfter: string | string[] | undefined,
+  peer: 'MLflow' | 'the artifact store' = 'MLflow',
 ): MlflowError {
   let errorCode: string | undefined;
   let detail = body.slice(0, 500);
@@ -56,10 +58,10 @@ export function mlflowHttpError(
     (status === 400 &&
       errorCode === 'BAD_REQUEST' &&
       /QueuePool limit of size \d+ overflow \d+ reached/.test(detail));
-  const auth = status === 401 || status === 403;
+  const auth = peer === 'MLflow' && (status === 401 || status === 403);
   const message = auth
     ? `${what}: MLflow refused the credentials (HTTP ${status})`
-    : `${what}: MLflow answered ${status}${errorCode ? ` ${errorCode}` : ''}${detail ? `: ${detail}` : ''}`;
+    : `${what}: ${peer} answered ${status}${errorCode ? ` ${errorCode}` : ''}${detail ? `: ${detail}` : ''}`;
   return new MlflowError(message, {
     statusCode: status,
     responseBody: body,
@@ -71,11 +73,15 @@ export function mlflowHttpError(
 }
 
 /** A failure before any answer. TLS verification failures are final; the rest are retried. */
-export function mlflowNetworkError(what: string, error: unknown): MlflowError {
+export function mlflowNetworkError(
+  what: string,
+  error: unknown,
+  peer: 'MLflow' | 'the artifact store' = 'MLflow',
+): MlflowError {
   const failure = describeNetworkFailure(error);
   const reason = failure.tls
     ? "the server's TLS certificate was not accepted"
-    : 'MLflow unreachable';
+    : `${peer} unreachable`;
   return new MlflowError(`${what}: ${reason} (${failure.code ?? String(error)})`, {
     retryable: failure.retryable,
     cause: error,

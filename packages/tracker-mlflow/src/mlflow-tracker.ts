@@ -7,6 +7,7 @@ import { userInfo } from 'node:os';
 import {
   type ArtifactUpload,
   BaseExperimentTracker,
+  DEFAULT_RETRY_POLICY,
   defineFlavor,
   type FinalRunStatus,
   type ResumeOptions,
@@ -26,6 +27,7 @@ import {
   resolveMlflowConfig,
 } from './mlflow-config.js';
 import { MlflowError } from './mlflow-error.js';
+import { uploadMultipart } from './mlflow-multipart.js';
 
 /** Namespace of the run ids derived from ZenML's pipeline-run and step-run ids. */
 const MLFLOW_STEP_NAMESPACE = 'b2f0c6a4-3d7e-4f4a-9a51-0e8f3c2d7a61';
@@ -44,6 +46,8 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
   private restClient: MlflowRestClient | undefined;
   private readonly experimentIds = new Map<string, string>();
   private readonly stepParents = new Map<string, Run>();
+  /** False once the server said its artifact store cannot do multipart: one PUT per file since. */
+  private multipartOffered: boolean | undefined;
 
   /** The config with MLflow's environment variables applied; read on first use, not at import. */
   get settings(): ResolvedMlflowConfig {
@@ -118,7 +122,39 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
 
   async uploadArtifact(ref: RunRef, artifact: ArtifactUpload): Promise<void> {
     const root = await this.artifactRoot(ref);
-    const path = `${root}/${artifact.path.split('/').map(encodeURIComponent).join('/')}`;
+    const segments = artifact.path.split('/').map(encodeURIComponent);
+    const { settings } = this;
+    if (
+      settings.multipart_upload &&
+      this.multipartOffered !== false &&
+      artifact.size >= settings.multipart_upload_min_size
+    ) {
+      const done = await uploadMultipart(
+        this.client,
+        {
+          dir: [root, ...segments.slice(0, -1)].join('/'),
+          fileName: artifact.path.split('/').at(-1)!,
+          localPath: artifact.localPath,
+          size: artifact.size,
+          label: artifact.path,
+        },
+        {
+          chunkSize: settings.multipart_upload_chunk_size,
+          concurrency: settings.multipart_upload_concurrency,
+          retry: { ...DEFAULT_RETRY_POLICY, ...this.runDefaults.retry },
+          onRetry: (message) => this.logger.debug(`mlflow: ${message}`),
+        },
+      );
+      if (done) {
+        this.multipartOffered = true;
+        return;
+      }
+      this.multipartOffered = false;
+      this.logger.debug(
+        "mlflow: the server's artifact store does not do multipart uploads; one PUT per file",
+      );
+    }
+    const path = `${root}/${segments.join('/')}`;
     await this.client.putArtifact(
       path,
       createReadStream(artifact.localPath),

@@ -23,6 +23,7 @@ export {
   type EnsurePythonEnvOptions,
   ensurePythonEnv,
   MLFLOW_REQUIREMENTS,
+  MLFLOW_S3_REQUIREMENTS,
   PYTHON_ENV_MARKER,
   type PythonEnv,
   pythonEnvBuilds,
@@ -32,6 +33,12 @@ export {
   venvCacheRoot,
   WANDB_REQUIREMENTS,
 } from './python-env.js';
+export {
+  ensureMlflowS3Env,
+  S3_FAKE_CREDENTIALS,
+  type S3Server,
+  startS3Server,
+} from './s3.js';
 export {
   type DiffWandbOptions,
   diffWandbRecordings,

@@ -25,6 +25,17 @@ export interface MlflowServerOptions {
   };
   /** Extra environment variables for the server, over the harness defaults. */
   env?: Record<string, string>;
+  /**
+   * Where the server keeps proxied artifacts (`--artifacts-destination`), e.g.
+   * `s3://bucket/prefix` with {@link startS3Server}'s `clientEnv()` in `env`; default a
+   * directory in the server's temp dir.
+   */
+  artifactsDestination?: string;
+  /**
+   * The Python environment to run MLflow from (default {@link ensureMlflowEnv}); an S3
+   * destination needs boto3 in it ({@link ensureMlflowS3Env}).
+   */
+  pythonEnv?: PythonEnv;
   /** Extra `mlflow server` arguments, appended last (a repeated option overrides the harness's). */
   extraArgs?: string[];
   /** How long to wait for `/health` (default 120 s). */
@@ -70,7 +81,7 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
       'startMlflowServer: MLflow requires an admin password of at least 12 characters',
     );
   }
-  const env = await ensureMlflowEnv();
+  const env = options.pythonEnv ?? (await ensureMlflowEnv());
   const dir = await mkdtemp(join(tmpdir(), 'trackstack-mlflow-'));
   const cleanupAtExit = removeAtExit(dir);
   const port = await freePort();
@@ -84,7 +95,7 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
     '--backend-store-uri',
     `sqlite:///${join(dir, 'mlflow.db')}`,
     '--artifacts-destination',
-    join(dir, 'artifacts'),
+    options.artifactsDestination ?? join(dir, 'artifacts'),
     '--workers',
     '1',
   ];

@@ -12,6 +12,17 @@ import { type RunOptions, type RunResult, run, tail } from './process.js';
  */
 export const MLFLOW_REQUIREMENTS: readonly string[] = Object.freeze(['mlflow[auth]==3.17.2']);
 
+/**
+ * MLflow with an S3 artifact destination, served by moto's S3 on loopback: MLflow's
+ * `mpu/create|complete|abort` (multipart uploads through presigned part URLs) only work
+ * with a cloud artifact store. boto3 is what MLflow's S3 artifact repository calls.
+ */
+export const MLFLOW_S3_REQUIREMENTS: readonly string[] = Object.freeze([
+  ...MLFLOW_REQUIREMENTS,
+  'boto3==1.44.5',
+  'moto[server]==5.2.5',
+]);
+
 /** The real W&B SDK, the oracle for the W&B wire format and offline files. */
 export const WANDB_REQUIREMENTS: readonly string[] = Object.freeze(['wandb==0.30.0']);
 
