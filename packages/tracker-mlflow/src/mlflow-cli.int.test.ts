@@ -8,9 +8,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type MlflowServer, startMlflowServer } from '@trackstack/test-harness';
+import { MlflowOracle, type MlflowServer, startMlflowServer } from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MlflowOracle } from './__fixtures__/oracle.js';
 
 const packageDir = resolve(import.meta.dirname, '..');
 const coreDir = resolve(packageDir, '../core');
@@ -103,10 +102,10 @@ await run.end();`,
     expect(wrapped.code, wrapped.stderr).toBe(0);
     const runIds = await oracle.runs('from-cli');
     expect(runIds).toHaveLength(1);
-    const seen = await oracle.run(runIds[0]!);
+    const seen = await oracle.run(runIds[0]!, { history: true, artifacts: true });
     expect(seen.run_name).toBe('wrapped');
     expect(seen.status).toBe('FINISHED');
-    expect(seen.metrics.loss?.map((p) => p.step)).toEqual([0, 1, 2]);
+    expect(seen.points.loss?.map((p) => p.step)).toEqual([0, 1, 2]);
     expect(Object.keys(seen.artifacts)).toEqual(['output.log']);
   });
 });

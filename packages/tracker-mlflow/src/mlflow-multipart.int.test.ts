@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { type Run, type RunRef, silentLogger } from '@trackstack/core';
 import {
   type FaultProxy,
+  MlflowOracle,
   type MlflowServer,
   type S3Server,
   startFaultProxy,
@@ -18,7 +19,6 @@ import {
   startS3Server,
 } from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MlflowOracle } from './__fixtures__/oracle.js';
 import type { MlflowConfig } from './mlflow-config.js';
 import { MlflowExperimentTracker } from './mlflow-tracker.js';
 
@@ -141,8 +141,8 @@ describe('MLflow multipart uploads (S3 artifact destination)', () => {
     const from = s3Proxy.log.length;
     const run = await t.startRun({ experiment: 'multipart' });
     await run.logArtifact(file.path, { artifactPath: 'model/weights.bin' });
-    await run.logArtifact(join(import.meta.dirname, '__fixtures__', 'oracle.ts'), {
-      artifactPath: 'small/oracle.ts',
+    await run.logArtifact(join(import.meta.dirname, '__fixtures__', 'oracle-view.ts'), {
+      artifactPath: 'small/oracle-view.ts',
     });
     const report = await run.end();
     expect(report.destinations[0]!.errors).toEqual([]);
@@ -156,11 +156,14 @@ describe('MLflow multipart uploads (S3 artifact destination)', () => {
     // The small file went through MLflow in one PUT; the big one never did.
     expect(seen).toEqual({ puts: 1, creates: 1 });
 
-    const back = await oracle.run((await refOf(run)).runId);
+    const back = await oracle.run((await refOf(run)).runId, { artifacts: true });
     expect(back.artifact_uri).toMatch(/^mlflow-artifacts:/);
     expect(back.artifacts['model/weights.bin']).toBe(file.sha256);
     expect(back.artifact_sizes['model/weights.bin']).toBe(12 * MiB + 123);
-    expect(Object.keys(back.artifacts).sort()).toEqual(['model/weights.bin', 'small/oracle.ts']);
+    expect(Object.keys(back.artifacts).sort()).toEqual([
+      'model/weights.bin',
+      'small/oracle-view.ts',
+    ]);
     await t.client.close();
   });
 
@@ -179,7 +182,7 @@ describe('MLflow multipart uploads (S3 artifact destination)', () => {
     expect(parts).toHaveLength(4);
     // One upload: the part was retried, not the whole file.
     expect(s3Calls(from).filter((c) => c.key === 'POST create')).toHaveLength(1);
-    const back = await oracle.run((await refOf(run)).runId);
+    const back = await oracle.run((await refOf(run)).runId, { artifacts: true });
     expect(back.artifacts['retried.bin']).toBe(file.sha256);
     await t.client.close();
   });
@@ -202,7 +205,7 @@ describe('MLflow multipart uploads (S3 artifact destination)', () => {
     expect(calls.filter((c) => c.key === 'PUT part' && c.part === 1).map((c) => c.status)).toEqual([
       503, 503, 503, 503, 503, 200,
     ]);
-    const back = await oracle.run((await refOf(run)).runId);
+    const back = await oracle.run((await refOf(run)).runId, { artifacts: true });
     expect(back.artifacts['aborted.bin']).toBe(file.sha256);
     await t.client.close();
   });
@@ -237,7 +240,7 @@ describe('MLflow multipart uploads (S3 artifact destination)', () => {
     // A generous bound, not a benchmark: less than the file's size.
     expect(heapGrowth).toBeLessThan(size / 2);
     expect(rssGrowth).toBeLessThan(size);
-    const back = await oracle.run((await refOf(run)).runId);
+    const back = await oracle.run((await refOf(run)).runId, { artifacts: true });
     expect(back.artifacts['large.bin']).toBe(file.sha256);
     await t.client.close();
   });
@@ -269,7 +272,7 @@ describe('MLflow multipart fallback (server keeps artifacts itself)', () => {
     expect(report.destinations[0]!.errors).toEqual([]);
     // The first file asked (501 NOT_IMPLEMENTED) and fell back; the second did not ask.
     expect(seen).toEqual({ puts: 2, creates: 1 });
-    const back = await localOracle.run((await refOf(run)).runId);
+    const back = await localOracle.run((await refOf(run)).runId, { artifacts: true });
     expect(back.artifacts['a.bin']).toBe(a.sha256);
     expect(back.artifacts['b.bin']).toBe(b.sha256);
     await t.client.close();
@@ -284,7 +287,7 @@ describe('MLflow multipart fallback (server keeps artifacts itself)', () => {
     const report = await run.end();
     expect(report.destinations[0]!.errors).toEqual([]);
     expect(seen).toEqual({ puts: 1, creates: 0 });
-    const back = await localOracle.run((await refOf(run)).runId);
+    const back = await localOracle.run((await refOf(run)).runId, { artifacts: true });
     expect(back.artifacts['off.bin']).toBe(a.sha256);
     await t.client.close();
   });

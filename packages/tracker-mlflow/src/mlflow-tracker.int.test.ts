@@ -14,9 +14,14 @@ import {
   silentLogger,
 } from '@trackstack/core';
 import { describeFlavorConformance } from '@trackstack/core/testing';
-import { type MlflowServer, startFaultProxy, startMlflowServer } from '@trackstack/test-harness';
+import {
+  MlflowOracle,
+  type MlflowServer,
+  startFaultProxy,
+  startMlflowServer,
+} from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MlflowOracle } from './__fixtures__/oracle.js';
+import { oracleView } from './__fixtures__/oracle-view.js';
 import type { MlflowConfig } from './mlflow-config.js';
 import { MlflowExperimentTracker } from './mlflow-tracker.js';
 
@@ -58,7 +63,7 @@ describeFlavorConformance({
       { nested: false, tags: {}, request_timeout_s: 30, tracking_uri: server.url },
       { storeDir: dir },
     ),
-  readRun: async (_tracker, run) => oracle.view(run.ref!.runId),
+  readRun: async (_tracker, run) => oracleView(oracle, run.ref!.runId),
   // MLflow's SQL store keeps NaN but clamps ±Infinity to ±1.797e308.
   capabilities: { nonFinite: 'nan-only' },
 });
@@ -80,7 +85,7 @@ describe('MLflow, read back with its Python client', () => {
     const report = await run.end();
     expect(report.pendingEvents).toBe(0);
     const ref = await refOf(run);
-    const seen = await oracle.run(ref.runId);
+    const seen = await oracle.run(ref.runId, { history: true });
     expect(seen.status).toBe('FINISHED');
     expect(seen.run_name).toBe('exact-run');
     expect(seen.params).toEqual({ lr: '0.001', layers: '[64,32]', 'optimizer.name': 'adam' });
@@ -90,13 +95,13 @@ describe('MLflow, read back with its Python client', () => {
       'trackstack.uid': run.uid,
       'mlflow.runName': 'exact-run',
     });
-    expect(seen.metrics.loss).toEqual([
+    expect(seen.points.loss).toEqual([
       { value: 2.5, step: 0, timestamp: t0 },
       { value: 1.25, step: 1, timestamp: t0 + 1000 },
       { value: 'nan', step: 2, timestamp: t0 + 2000 },
       { value: 0.5, step: 3, timestamp: t0 + 3000 },
     ]);
-    expect(seen.metrics.acc?.map((p) => p.value)).toEqual([0, 0.25, 0.5, 0.75]);
+    expect(seen.points.acc?.map((p) => p.value)).toEqual([0, 0.25, 0.5, 0.75]);
     expect(seen.start_time).toBe(run.startTime);
     expect(seen.end_time).toBeGreaterThanOrEqual(run.startTime);
   });
@@ -151,8 +156,8 @@ describe('MLflow, read back with its Python client', () => {
       expect(report.pendingEvents).toBe(0);
       expect(report.destinations[0]?.errors).toEqual([]);
       expect(proxy.faults).toMatchObject({ status: 5 });
-      const seen = await oracle.run((await refOf(run)).runId);
-      expect(seen.metrics.m?.map((p) => p.step)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+      const seen = await oracle.run((await refOf(run)).runId, { history: true });
+      expect(seen.points.m?.map((p) => p.step)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
       expect(seen.status).toBe('FINISHED');
     } finally {
       await proxy.close();
@@ -188,7 +193,7 @@ describe('MLflow, read back with its Python client', () => {
       await run.end();
       // Streamed from disk: uploading 2 × 64 MiB must not hold them in memory.
       expect(process.memoryUsage().rss - before).toBeLessThan(96 * 1024 * 1024);
-      const seen = await oracle.run((await refOf(run)).runId);
+      const seen = await oracle.run((await refOf(run)).runId, { artifacts: true });
       const bigSha = createHash('sha256');
       for (let i = 0; i < 64; i++) bigSha.update(chunk);
       expect(seen.artifacts['model/weights.bin']).toBe(bigSha.digest('hex'));
@@ -228,7 +233,7 @@ describe('MLflow, read back with its Python client', () => {
       expect(errors[0]!.message).toMatch(/s3: storage this client cannot write/);
       // Python's client would need boto3 to list s3: read the rest only.
       const seen = await oracle.run((await refOf(run)).runId, { artifacts: false });
-      expect(seen.metrics.kept).toHaveLength(1);
+      expect(seen.metrics.kept?.count).toBe(1);
       expect(seen.status).toBe('FINISHED');
     } finally {
       await rm(work, { recursive: true, force: true });
@@ -355,7 +360,7 @@ describe('MLflow with basic auth', () => {
       MLFLOW_TRACKING_PASSWORD: password,
     });
     try {
-      expect((await authOracle.run((await refOf(run)).runId)).metrics.m).toHaveLength(1);
+      expect((await authOracle.run((await refOf(run)).runId)).metrics.m?.count).toBe(1);
     } finally {
       authOracle.close();
     }

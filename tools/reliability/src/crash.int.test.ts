@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   type FaultProxy,
+  MlflowOracle,
   type MlflowServer,
   startFaultProxy,
   startMlflowServer,
 } from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Oracle } from './support/oracle.js';
 import {
   FIXTURES,
   PACKAGE_DIR,
@@ -31,13 +31,13 @@ import {
 
 let server: MlflowServer;
 let proxy: FaultProxy;
-let oracle: Oracle;
+let oracle: MlflowOracle;
 let work: string;
 
 beforeAll(async () => {
   server = await startMlflowServer();
   proxy = await startFaultProxy(server.url);
-  oracle = new Oracle(server.env.python, server.url);
+  oracle = new MlflowOracle(server.env.python, server.url);
   work = await mkdtemp(join(tmpdir(), 'trackstack-crash-'));
 });
 

@@ -16,22 +16,22 @@ import { BackendError, type FlavorLimits, silentLogger } from '@trackstack/core'
 import {
   type Fault,
   type FaultLogEntry,
+  MlflowOracle,
   type MlflowServer,
   startFaultProxy,
   startMlflowServer,
 } from '@trackstack/test-harness';
 import { MlflowError, MlflowExperimentTracker } from '@trackstack/tracker-mlflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Oracle } from './support/oracle.js';
 import { recordFigures, recordingLogger, round, sleep } from './support/util.js';
 
 let server: MlflowServer;
-let oracle: Oracle;
+let oracle: MlflowOracle;
 let work: string;
 
 beforeAll(async () => {
   server = await startMlflowServer();
-  oracle = new Oracle(server.env.python, server.url);
+  oracle = new MlflowOracle(server.env.python, server.url);
   work = await mkdtemp(join(tmpdir(), 'trackstack-faults-'));
 });
 

@@ -13,10 +13,14 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensurePythonEnv, MLFLOW_REQUIREMENTS, type PythonEnv } from '@trackstack/test-harness';
+import {
+  ensurePythonEnv,
+  MLFLOW_REQUIREMENTS,
+  MlflowOracle,
+  type PythonEnv,
+} from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ManualMlflow, startMlflowOn } from './support/mlflow-server.js';
-import { Oracle } from './support/oracle.js';
 import { findPostgresBin, type Postgres, startPostgres } from './support/postgres.js';
 import { FIXTURES, PACKAGE_DIR, recordFigures, round } from './support/util.js';
 
@@ -44,7 +48,7 @@ const SERVER_POOL = {
 let postgres: Postgres | undefined;
 let mlflow: ManualMlflow | undefined;
 let env: PythonEnv;
-let oracle: Oracle | undefined;
+let oracle: MlflowOracle | undefined;
 let store: string;
 let unavailable: string | undefined;
 
@@ -63,7 +67,7 @@ beforeAll(async () => {
   }
   env = await ensurePythonEnv({ name: 'mlflow-pg', requirements: PG_REQUIREMENTS });
   mlflow = await startMlflowOn(env, postgres.url('mlflow'), SERVER_POOL);
-  oracle = new Oracle(env.python, mlflow.url);
+  oracle = new MlflowOracle(env.python, mlflow.url);
 });
 
 afterAll(async () => {

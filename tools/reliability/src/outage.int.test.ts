@@ -16,10 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Run } from '@trackstack/core';
 import { silentLogger } from '@trackstack/core';
-import { type MlflowServer, startFaultProxy, startMlflowServer } from '@trackstack/test-harness';
+import {
+  MlflowOracle,
+  type MlflowServer,
+  startFaultProxy,
+  startMlflowServer,
+} from '@trackstack/test-harness';
 import { MlflowExperimentTracker } from '@trackstack/tracker-mlflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Oracle } from './support/oracle.js';
 import { accepting, stopListener } from './support/processes.js';
 import {
   cursorOf,
@@ -39,14 +43,14 @@ const MAX_CALL_MS = 20;
 const P999_CALL_MS = 2;
 
 let server: MlflowServer;
-let oracle: Oracle;
+let oracle: MlflowOracle;
 let storeDir: string;
 
 beforeAll(async () => {
   if (!Number.isFinite(OUTAGE_S) || OUTAGE_S <= 0)
     throw new Error('TRACKSTACK_OUTAGE_SECONDS must be a positive number');
   server = await startMlflowServer();
-  oracle = new Oracle(server.env.python, server.url);
+  oracle = new MlflowOracle(server.env.python, server.url);
   storeDir = await mkdtemp(join(tmpdir(), 'trackstack-outage-'));
 });
 

@@ -33,13 +33,13 @@ import {
 import {
   type FaultProxy,
   freePort,
+  MlflowOracle,
   type MlflowServer,
   startFaultProxy,
   startMlflowServer,
 } from '@trackstack/test-harness';
 import { MlflowExperimentTracker } from '@trackstack/tracker-mlflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Oracle } from './support/oracle.js';
 import { startSelfSignedMlflow, type TlsServer } from './support/tls.js';
 import {
   type CliResult,
@@ -241,7 +241,7 @@ describe('a planted secret', () => {
     expect((await cli(['runs', 'list'])).code).toBe(0);
 
     // What arrived is right: the wrapped run and the one synced elsewhere, both in MLflow.
-    const oracle = new Oracle(server.env.python, server.url, {
+    const oracle = new MlflowOracle(server.env.python, server.url, {
       MLFLOW_TRACKING_USERNAME: 'admin',
       MLFLOW_TRACKING_PASSWORD: SECRET,
     });

@@ -17,6 +17,13 @@ export {
   type MlflowServerOptions,
   startMlflowServer,
 } from './mlflow.js';
+export {
+  MlflowOracle,
+  type MlflowOracleMetricSummary,
+  type MlflowOraclePoint,
+  type MlflowOracleRun,
+  type MlflowOracleRunOptions,
+} from './mlflow-oracle.js';
 export type { RunResult } from './process.js';
 export {
   basePython,

@@ -1,12 +1,16 @@
-"""MLflow's own Python client as the oracle: reads runs back and summarises them.
+"""MLflow's own Python client as the test oracle: reads runs back for the service tests.
 
-One JSON request per stdin line, one JSON answer per stdout line:
+Started by `src/mlflow-oracle.ts` (one long-lived process per test file: importing mlflow
+takes seconds). One JSON request per stdin line, one JSON answer per stdout line
+({"ok": ...} or {"error": "..."}):
   {"op": "run", "run_id": "...", "history": false, "artifacts": false}
-      -> info, params, tags, and per metric key: count, distinct steps, exact duplicates,
-         min/max step (and every point with "history": true; sha256 of artifacts with
-         "artifacts": true)
-  {"op": "find", "experiment": "...", "uid": "..."} -> ids of the runs tagged trackstack.uid = uid
-  {"op": "runs", "experiment": "..."}                -> ids of every run of the experiment
+      -> info (with artifact_uri), params, tags, and per metric key a summary: count,
+         distinct steps, exact duplicates, min/max step; with "history": true every point
+         too ("points"); with "artifacts": true the sha256 and size of every artifact file
+  {"op": "runs", "experiment": "...", "filter": "..."} -> ids of the runs matching the filter
+  {"op": "find", "experiment": "...", "uid": "..."}    -> ids of the runs tagged trackstack.uid = uid
+Searches include deleted runs and follow every page. Non-finite metric values are sent as
+the strings "nan", "inf", "-inf".
 """
 import hashlib
 import json
@@ -22,6 +26,27 @@ client = MlflowClient(tracking_uri=sys.argv[1])
 
 def number(value):
     return value if math.isfinite(value) else repr(value)
+
+
+def read_artifacts(run_id):
+    sizes = {}
+
+    def walk(path):
+        for info in client.list_artifacts(run_id, path):
+            if info.is_dir:
+                walk(info.path)
+            else:
+                sizes[info.path] = info.file_size
+
+    walk(None)
+    hashes = {}
+    if sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = client.download_artifacts(run_id, "", tmp)
+            for path in sizes:
+                with open(os.path.join(root, path), "rb") as handle:
+                    hashes[path] = hashlib.sha256(handle.read()).hexdigest()
+    return hashes, sizes
 
 
 def read_run(run_id, history, artifacts):
@@ -43,24 +68,7 @@ def read_run(run_id, history, artifacts):
             points[key] = [
                 {"value": number(m.value), "step": m.step, "timestamp": m.timestamp} for m in hist
             ]
-    files = {}
-    if artifacts:
-        listed = []
-
-        def walk(path):
-            for info in client.list_artifacts(run_id, path):
-                if info.is_dir:
-                    walk(info.path)
-                else:
-                    listed.append(info.path)
-
-        walk(None)
-        if listed:
-            with tempfile.TemporaryDirectory() as tmp:
-                root = client.download_artifacts(run_id, "", tmp)
-                for path in listed:
-                    with open(os.path.join(root, path), "rb") as handle:
-                        files[path] = hashlib.sha256(handle.read()).hexdigest()
+    hashes, sizes = read_artifacts(run_id) if artifacts else ({}, {})
     return {
         "run_id": run.info.run_id,
         "experiment_id": run.info.experiment_id,
@@ -68,28 +76,29 @@ def read_run(run_id, history, artifacts):
         "status": run.info.status,
         "start_time": run.info.start_time,
         "end_time": run.info.end_time,
+        "artifact_uri": run.info.artifact_uri,
         "params": run.data.params,
         "tags": run.data.tags,
         "metrics": metrics,
         "points": points,
-        "artifacts": files,
+        "artifacts": hashes,
+        "artifact_sizes": sizes,
     }
 
 
-def experiment_ids(name):
-    found = client.get_experiment_by_name(name)
-    return [] if found is None else [found.experiment_id]
-
-
 def search(experiment, filter_string):
-    ids = experiment_ids(experiment)
-    if not ids:
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
         return []
     out = []
     token = None
     while True:
         page = client.search_runs(
-            ids, filter_string=filter_string, run_view_type=3, max_results=1000, page_token=token
+            [found.experiment_id],
+            filter_string=filter_string,
+            run_view_type=3,  # ViewType.ALL: deleted runs too
+            max_results=1000,
+            page_token=token,
         )
         out.extend(r.info.run_id for r in page)
         token = page.token
@@ -107,11 +116,11 @@ for line in sys.stdin:
                     request["run_id"], request.get("history", False), request.get("artifacts", False)
                 )
             }
+        elif op == "runs":
+            answer = {"ok": search(request["experiment"], request.get("filter", ""))}
         elif op == "find":
             uid = request["uid"].replace("'", "")
             answer = {"ok": search(request["experiment"], f"tags.`trackstack.uid` = '{uid}'")}
-        elif op == "runs":
-            answer = {"ok": search(request["experiment"], "")}
         else:
             answer = {"error": "unknown op"}
     except Exception as error:  # the test shows what MLflow said

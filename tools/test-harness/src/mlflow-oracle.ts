@@ -1,14 +1,17 @@
 /**
- * The oracle: MLflow's Python client in one long-lived process per test file (importing
- * mlflow takes seconds). The same idea as tracker-mlflow's `__fixtures__/oracle.ts`, with
- * summaries (counts, distinct steps, exact duplicates) so that tens of thousands of points
- * are checked without shipping them all as JSON.
+ * The test oracle: MLflow's Python client (`python/mlflow_oracle.py`) in one long-lived
+ * process per test file (importing mlflow takes seconds), asked one question at a time.
+ * Every read summarises each metric (counts, distinct steps, exact duplicates) so that tens
+ * of thousands of points are checked without shipping them as JSON; full histories and
+ * artifact hashes are read only when asked for.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 
-export interface MetricSummary {
+const SCRIPT = join(import.meta.dirname, '..', 'python', 'mlflow_oracle.py');
+
+export interface MlflowOracleMetricSummary {
   count: number;
   distinct_steps: number;
   /** Points that repeat another point's (step, timestamp, value) exactly. */
@@ -17,28 +20,49 @@ export interface MetricSummary {
   max_step: number | null;
 }
 
-export interface OracleRun {
+/** A metric point as MLflow's client returns it; non-finite values are `'nan'`, `'inf'`, `'-inf'`. */
+export interface MlflowOraclePoint {
+  value: number | string;
+  step: number;
+  timestamp: number;
+}
+
+export interface MlflowOracleRun {
   run_id: string;
   experiment_id: string;
   run_name: string;
   status: string;
   start_time: number;
   end_time: number | null;
+  artifact_uri: string;
   params: Record<string, string>;
   tags: Record<string, string>;
-  metrics: Record<string, MetricSummary>;
-  points: Record<string, { value: number | string; step: number; timestamp: number }[]>;
+  /** Per metric key, always. */
+  metrics: Record<string, MlflowOracleMetricSummary>;
+  /** Per metric key, every point in MLflow's order; empty unless `history: true`. */
+  points: Record<string, MlflowOraclePoint[]>;
+  /** Artifact path → sha256 hex; empty unless `artifacts: true`. */
   artifacts: Record<string, string>;
+  /** Artifact path → size in bytes as listed; empty unless `artifacts: true`. */
+  artifact_sizes: Record<string, number>;
 }
 
-export class Oracle {
+export interface MlflowOracleRunOptions {
+  /** Also return every metric point (`points`). Default false. */
+  history?: boolean;
+  /** List, download and hash the run's artifacts. Default false. */
+  artifacts?: boolean;
+}
+
+export class MlflowOracle {
   private readonly process: ChildProcessWithoutNullStreams;
   private readonly lines: Interface;
   private queue: Promise<unknown> = Promise.resolve();
   private stderr = '';
 
+  /** `python`: an interpreter with mlflow (e.g. `server.env.python`); `env`: e.g. credentials. */
   constructor(python: string, trackingUri: string, env: Record<string, string> = {}) {
-    this.process = spawn(python, [join(import.meta.dirname, 'mlflow_oracle.py'), trackingUri], {
+    this.process = spawn(python, [SCRIPT, trackingUri], {
       env: { ...process.env, ...env, PYTHONUNBUFFERED: '1' },
     });
     this.process.stderr.on('data', (chunk) => {
@@ -47,17 +71,19 @@ export class Oracle {
     this.lines = createInterface({ input: this.process.stdout });
   }
 
-  run(runId: string, options: { history?: boolean; artifacts?: boolean } = {}): Promise<OracleRun> {
-    return this.ask({ op: 'run', run_id: runId, ...options }) as Promise<OracleRun>;
+  /** The run as MLflow's Python client reads it. */
+  run(runId: string, options: MlflowOracleRunOptions = {}): Promise<MlflowOracleRun> {
+    return this.ask({ op: 'run', run_id: runId, ...options }) as Promise<MlflowOracleRun>;
+  }
+
+  /** Ids of the runs of `experiment` matching an MLflow filter string (deleted ones included). */
+  runs(experiment: string, filter = ''): Promise<string[]> {
+    return this.ask({ op: 'runs', experiment, filter }) as Promise<string[]>;
   }
 
   /** Ids of the runs of `experiment` tagged `trackstack.uid = uid` (deleted ones included). */
   find(experiment: string, uid: string): Promise<string[]> {
     return this.ask({ op: 'find', experiment, uid }) as Promise<string[]>;
-  }
-
-  runs(experiment: string): Promise<string[]> {
-    return this.ask({ op: 'runs', experiment }) as Promise<string[]>;
   }
 
   close(): void {
