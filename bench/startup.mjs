@@ -9,6 +9,9 @@
  * - `import('@trackstack/core')`: a fresh ES module process whose only work is
  *   that import; it also prints how long the import() call itself took
  *   (performance.now() around it), which is what the < 50 ms target is judged on.
+ * - `import('zod')` alone, and `import('@trackstack/core')` in a process that
+ *   has already imported zod (core re-exports `z`, so zod loads with it): how
+ *   much of the import is zod's and how much core's own. Not judged.
  *
  * Usage: node startup.mjs [--reps 20]
  */
@@ -38,6 +41,9 @@ const cli = join(coreDir, JSON.parse(readFileSync(corePackageJson, 'utf8')).bin.
 const IMPORT_SCRIPT =
   "const t0 = performance.now(); await import('@trackstack/core'); const t1 = performance.now(); console.log(JSON.stringify({ importMs: t1 - t0, sinceStartMs: t1 }));";
 
+const timedImport = (before, specifier) =>
+  `${before} const t0 = performance.now(); await import('${specifier}'); const t1 = performance.now(); console.log(JSON.stringify({ importMs: t1 - t0, sinceStartMs: t1 }));`;
+
 const commands = [
   { id: 'node', label: 'node -e 0 (baseline)', args: ['-e', '0'] },
   { id: 'version', label: 'trackstack --version', args: [cli, '--version'], target: 150 },
@@ -47,7 +53,18 @@ const commands = [
     args: ['--input-type=module', '-e', IMPORT_SCRIPT],
     target: 50,
   },
+  {
+    id: 'zod',
+    label: "import('zod') alone",
+    args: ['--input-type=module', '-e', timedImport('', 'zod')],
+  },
+  {
+    id: 'coreAfterZod',
+    label: "import('@trackstack/core') after zod",
+    args: ['--input-type=module', '-e', timedImport("await import('zod');", '@trackstack/core')],
+  },
 ];
+const IN_PROCESS = new Set(['import', 'zod', 'coreAfterZod']);
 
 function timeOnce(args) {
   return new Promise((resolve, reject) => {
@@ -78,14 +95,15 @@ process.stdout.write(`start-up: ${machineLine(machine)}\n`);
 const busyBefore = await warnIfBusy('the start-up benchmark');
 
 const samples = Object.fromEntries(commands.map((c) => [c.id, []]));
-const importMs = [];
+const inProcess = Object.fromEntries([...IN_PROCESS].map((id) => [id, []]));
+const importMs = inProcess.import;
 let version;
 for (const command of commands) await timeOnce(command.args); // warm the file cache
 for (let rep = 0; rep < opts.reps; rep++) {
   for (const command of commands) {
     const { wallMs, stdout } = await timeOnce(command.args);
     samples[command.id].push(wallMs);
-    if (command.id === 'import') importMs.push(JSON.parse(stdout).importMs);
+    if (IN_PROCESS.has(command.id)) inProcess[command.id].push(JSON.parse(stdout).importMs);
     if (command.id === 'version') version = stdout;
   }
 }
@@ -99,7 +117,7 @@ const rows = commands.map((command) => {
     wall: s.median,
     range: `${s.min.toFixed(0)}–${s.max.toFixed(0)}`,
     overNode: command.id === 'node' ? '' : s.median - baseline,
-    inProcess: command.id === 'import' ? summarize(importMs).median : '',
+    inProcess: IN_PROCESS.has(command.id) ? summarize(inProcess[command.id]).median : '',
     target:
       command.target === undefined
         ? ''
@@ -124,5 +142,6 @@ await writeResults('startup', {
   version,
   samples,
   importMs,
+  inProcess,
   table: text,
 });

@@ -4,7 +4,7 @@
  * validateConnection); everything a user calls (startRun, the run API, the
  * step lifecycle) is built here on top of them, once, for every flavor.
  */
-import { v5 as uuidv5 } from 'uuid';
+import { createRequire } from 'node:module';
 import { runInContext } from './context.js';
 import { type Destination, openRun, type StartRunOptions } from './engine/open-run.js';
 import { TrackstackError } from './errors.js';
@@ -26,6 +26,14 @@ import {
   type StepRunMetadata,
   type WriteBatch,
 } from './types.js';
+
+/** `uuid` loads on the first step run, not with the package (sync: its CJS build). */
+const requireCjs = createRequire(import.meta.url);
+let uuidModule: typeof import('uuid') | undefined;
+function uuid(): typeof import('uuid') {
+  uuidModule ??= requireCjs('uuid') as typeof import('uuid');
+  return uuidModule;
+}
 
 export interface TrackerOptions {
   /** The tracker's name in the store (e.g. "prod"); default the flavor's name. */
@@ -230,7 +238,7 @@ export abstract class BaseExperimentTracker<C = Record<string, unknown>> {
     return {
       experiment,
       name: `${info.pipelineRunName}_${info.stepName}`,
-      id: uuidv5(info.stepRunId, STEP_RUN_NAMESPACE),
+      id: uuid().v5(info.stepRunId, STEP_RUN_NAMESPACE),
       resume: 'allow',
       tags: {
         'zenml.pipeline': info.pipelineName,

@@ -72,6 +72,7 @@ export {
 } from './registry.js';
 export {
   type ArtifactOptions,
+  type ConsoleOptions,
   type DestinationReport,
   type EndOptions,
   type EndReport,
@@ -82,6 +83,8 @@ export { resolveStoreDir } from './store/store-dir.js';
 export { type SyncOptions, type SyncReport, syncRun } from './sync.js';
 export {
   type ArtifactUpload,
+  type ConsoleLine,
+  type ConsoleStream,
   DEFAULT_CAPABILITIES,
   DEFAULT_LIMITS,
   type FinalRunStatus,

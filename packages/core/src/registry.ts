@@ -8,7 +8,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { resolve as resolveModule } from 'import-meta-resolve';
 import { TrackstackError } from './errors.js';
 import { type ResolvedFlavor, resolveFlavor } from './flavor.js';
 import { LocalExperimentTracker } from './local/local-tracker.js';
@@ -206,6 +205,8 @@ async function importSource(specifier: string, baseDir: string): Promise<Record<
   let resolved: string;
   try {
     // ESM resolution: flavor packages export `import` conditions only.
+    // Loaded here, not with the package: only package sources need it.
+    const { resolve: resolveModule } = await import('import-meta-resolve');
     resolved = resolveModule(specifier, pathToFileURL(join(baseDir, 'noop.js')).href);
   } catch (error) {
     throw new TrackstackError(

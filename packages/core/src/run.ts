@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import { copyFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
-import mime from 'mime';
+import type { ConsoleRecorder } from './engine/console.js';
+import { captureProcessConsole } from './engine/console.js';
 import type { Delivery, DeliveryStatus } from './engine/delivery.js';
 import type { ArtifactRecord, BatchRecord, EndRecord, JournalWriter } from './engine/journal.js';
 import { keyValuePairs } from './engine/journal.js';
@@ -16,7 +17,14 @@ import type { MetricBuffer } from './engine/metric-buffer.js';
 import type { RunDir, RunMeta } from './engine/run-dir.js';
 import { TrackstackError, ValidationError } from './errors.js';
 import type { Logger } from './log.js';
-import type { FinalRunStatus, FlavorLimits, KeyValue, RunRef, RunStatus } from './types.js';
+import type {
+  ConsoleStream,
+  FinalRunStatus,
+  FlavorLimits,
+  KeyValue,
+  RunRef,
+  RunStatus,
+} from './types.js';
 import {
   checkParamConflict,
   flattenParams,
@@ -31,6 +39,13 @@ import {
 export interface MetricOptions {
   /** Whole number >= 0; default 0, as in MLflow. */
   step?: number;
+  /** Epoch milliseconds or a Date; default now. */
+  timestamp?: number | Date;
+}
+
+export interface ConsoleOptions {
+  /** Default 'stdout'. */
+  stream?: ConsoleStream;
   /** Epoch milliseconds or a Date; default now. */
   timestamp?: number | Date;
 }
@@ -89,6 +104,10 @@ export interface RunParts {
   offlineDestinations: string[];
   /** Called once the run has ended, to forget it (process hooks). */
   onEnded: (run: Run) => void;
+  /** Console output cut into lines, numbered on from the run's earlier lines. */
+  console: ConsoleRecorder;
+  /** Tee process.stdout/stderr into the run until it ends. */
+  captureConsole: boolean;
 }
 
 export class Run implements AsyncDisposable {
@@ -109,6 +128,8 @@ export class Run implements AsyncDisposable {
   private ending: Promise<EndReport> | undefined;
   private endStatus: FinalRunStatus | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private releaseConsole: (() => void) | undefined;
+  private warnedAttachedConsole = false;
   /** Set by process hooks when the process is going down with an error. */
   failedByProcess = false;
 
@@ -125,6 +146,15 @@ export class Run implements AsyncDisposable {
     if (parts.flushIntervalMs > 0) {
       this.timer = setInterval(() => this.flushToJournal(), parts.flushIntervalMs);
       this.timer.unref();
+    }
+    if (parts.captureConsole) {
+      if (parts.attached) {
+        this.warnAttachedConsole();
+      } else {
+        this.releaseConsole = captureProcessConsole((stream, text) => {
+          if (this.ending === undefined) this.logConsole(text, { stream });
+        });
+      }
     }
   }
 
@@ -256,6 +286,43 @@ export class Run implements AsyncDisposable {
   }
 
   /**
+   * Logs console output: `\n` ends a line, `\r` rewrites the current one (see
+   * ConsoleLine). Text need not be whole lines; an open line is journaled as it
+   * stands and updated later. A process that attached to another's run logs
+   * none (its numbering would collide with the owner's): it warns once.
+   */
+  logConsole(text: string, options: ConsoleOptions = {}): void {
+    if (this.ending !== undefined) this.throwEnded();
+    if (typeof text !== 'string') {
+      throw new ValidationError(
+        'INVALID_VALUE',
+        '(console)',
+        'value-type',
+        'console text must be a string',
+      );
+    }
+    const stream = options.stream ?? 'stdout';
+    if (stream !== 'stdout' && stream !== 'stderr') {
+      throw new ValidationError(
+        'INVALID_VALUE',
+        '(console)',
+        'value-type',
+        "console stream must be 'stdout' or 'stderr'",
+      );
+    }
+    if (this.parts.attached) {
+      this.warnAttachedConsole();
+      return;
+    }
+    const timestamp =
+      options.timestamp === undefined
+        ? Date.now()
+        : normalizeTimestamp('(console)', options.timestamp);
+    this.parts.console.write(stream, text, timestamp);
+    if (this.parts.console.pendingLines >= 1000) this.flushToJournal();
+  }
+
+  /**
    * Logs a file, or a directory recursively. Each file is copied into the run's
    * directory (copy-on-write where the file system can) before this resolves,
    * so the upload cannot miss a file the script later deletes or overwrites.
@@ -329,14 +396,25 @@ export class Run implements AsyncDisposable {
   flushToJournal(): void {
     if (this.parts.writer.closed) return;
     const metrics = this.buffer.drain();
-    if (metrics === undefined && this.pendingParams.length === 0 && this.pendingTags.length === 0) {
+    const console = this.parts.console.drain();
+    if (
+      metrics === undefined &&
+      console === undefined &&
+      this.pendingParams.length === 0 &&
+      this.pendingTags.length === 0
+    ) {
       return;
     }
     const record: Omit<BatchRecord, 'q'> = { t: 'b' };
     if (this.pendingParams.length > 0) record.p = keyValuePairs(this.pendingParams);
     if (this.pendingTags.length > 0) record.g = keyValuePairs(this.pendingTags);
     if (metrics !== undefined) record.m = metrics;
-    this.journaledEvents += this.pendingParams.length + this.pendingTags.length + (metrics?.n ?? 0);
+    if (console !== undefined) record.o = console;
+    this.journaledEvents +=
+      this.pendingParams.length +
+      this.pendingTags.length +
+      (metrics?.n ?? 0) +
+      (console?.length ?? 0);
     this.pendingParams = [];
     this.pendingTags = [];
     this.parts.writer.append<BatchRecord>(record);
@@ -349,6 +427,7 @@ export class Run implements AsyncDisposable {
    */
   endInJournalNow(status: FinalRunStatus): void {
     if (this.endStatus !== undefined || this.parts.writer.closed) return;
+    this.stopConsoleCapture();
     this.flushToJournal();
     if (!this.parts.attached) this.writeEnd(status);
   }
@@ -365,6 +444,7 @@ export class Run implements AsyncDisposable {
 
   private async finish(status: FinalRunStatus, timeoutMs: number): Promise<EndReport> {
     if (this.timer !== undefined) clearInterval(this.timer);
+    this.stopConsoleCapture();
     if (this.parts.attached) {
       this.flushToJournal();
     } else if (this.endStatus === undefined) {
@@ -426,6 +506,19 @@ export class Run implements AsyncDisposable {
     };
   }
 
+  private stopConsoleCapture(): void {
+    this.releaseConsole?.();
+    this.releaseConsole = undefined;
+  }
+
+  private warnAttachedConsole(): void {
+    if (this.warnedAttachedConsole) return;
+    this.warnedAttachedConsole = true;
+    this.parts.logger.warn(
+      `run ${this.uid}: console output is logged by the process that owns the run, not by an attached one`,
+    );
+  }
+
   private wakeDeliveries(): void {
     for (const delivery of this.parts.deliveries) delivery.wake();
   }
@@ -451,7 +544,7 @@ export class Run implements AsyncDisposable {
       file: toPosix(relative(this.dir, final)),
       size,
       sha256,
-      ct: mime.getType(target) ?? 'application/octet-stream',
+      ct: (await loadMime()).getType(target) ?? 'application/octet-stream',
     };
   }
 
@@ -515,4 +608,11 @@ async function hashFile(path: string): Promise<{ sha256: string; size: number }>
     size += (chunk as Buffer).length;
   }
   return { sha256: hash.digest('hex'), size };
+}
+
+/** `mime` (with its type tables) loads on the first artifact, not with the package. */
+let mimePromise: Promise<typeof import('mime').default> | undefined;
+function loadMime(): Promise<typeof import('mime').default> {
+  mimePromise ??= import('mime').then((module) => module.default);
+  return mimePromise;
 }

@@ -48,6 +48,24 @@ export interface MetricPoint {
   timestamp: number;
 }
 
+export type ConsoleStream = 'stdout' | 'stderr';
+
+/**
+ * One line of a run's console output (`run.logConsole`, `captureConsole`).
+ * `line` numbers the run's output from 0, both streams together, and goes on
+ * across resumes. A line that was still open (no newline yet) is sent again
+ * with the same number as it grows or is rewritten by `\r` (progress bars):
+ * the last text sent for a number is the line.
+ */
+export interface ConsoleLine {
+  line: number;
+  stream: ConsoleStream;
+  /** The line without its newline; `\r` rewrites already applied. */
+  text: string;
+  /** Epoch milliseconds: when the line was started. */
+  timestamp: number;
+}
+
 /**
  * One request's worth of data, already validated and cut to the flavor's
  * `limits`. Within a batch, params come before tags before metrics; metric
@@ -57,6 +75,11 @@ export interface WriteBatch {
   params: KeyValue[];
   tags: KeyValue[];
   metrics: MetricPoint[];
+  /**
+   * Console lines, in line order, one entry per line number (the latest
+   * text). Only flavors with `capabilities.console` get them; absent when none.
+   */
+  console?: ConsoleLine[];
 }
 
 export interface ArtifactUpload {
@@ -101,6 +124,12 @@ export interface FlavorCapabilities {
    * skipped when the run ends or `flush()` is called. Default 0.
    */
   minWriteIntervalMs?: number;
+  /**
+   * The flavor takes console output (`WriteBatch.console`). Default false: the
+   * journal keeps it. A line sent again replaces the earlier text, so such a
+   * flavor wants `orderedWrites`.
+   */
+  console?: boolean;
 }
 
 /** MLflow's limits: the strictest of the well-known backends, so a safe default. */

@@ -16,8 +16,14 @@ export {
   WANDB_DEFAULT_BASE_URL,
   type WandbConfig,
   wandbConfigSchema,
+  wandbRunIdProblem,
 } from './wandb-config.js';
-export { isWandbRetryableStatus, WandbError } from './wandb-error.js';
+export {
+  isWandbRetryableStatus,
+  MAX_RATE_LIMIT_PAUSE_MS,
+  rateLimitPauseMs,
+  WandbError,
+} from './wandb-error.js';
 export {
   generateWandbRunId,
   WandbOfflineRun,
@@ -28,12 +34,16 @@ export {
   encodeRecord,
   formatWandbNumber,
   WANDB_FIELDS,
+  WANDB_OUTPUT_TYPE,
   type WandbRecord,
 } from './wandb-records.js';
 export {
   historyRows,
   jsonWithNonFinite,
+  OUTPUT_LOG,
+  outputLogLine,
   paramValue,
+  stepRunWandbId,
   WandbExperimentTracker,
   wandbConfig,
 } from './wandb-tracker.js';

@@ -4,10 +4,11 @@
  * request per call over undici; retries are core's business.
  */
 import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, type Dispatcher, request } from 'undici';
 import { VERSION } from './version.js';
 import type { ResolvedWandbConfig } from './wandb-config.js';
-import { WandbError, wandbHttpError, wandbNetworkError } from './wandb-error.js';
+import { rateLimitPauseMs, WandbError, wandbHttpError, wandbNetworkError } from './wandb-error.js';
 
 export const USER_AGENT = `trackstack-wandb/${VERSION}`;
 
@@ -139,6 +140,7 @@ export class WandbClient {
   readonly baseUrl: string;
   private readonly agent: Agent;
   private readonly authorization: string;
+  private pausedUntil = 0;
 
   constructor(config: ResolvedWandbConfig) {
     this.baseUrl = config.baseUrl;
@@ -257,6 +259,14 @@ export class WandbClient {
     await this.send('PUT', url, 'upload', body, { ...extra, 'content-length': String(size) });
   }
 
+  /**
+   * Until when requests wait because W&B said the quota is used up
+   * (`RateLimit-Remaining: 0`), epoch ms; 0 when they do not.
+   */
+  get rateLimitedUntil(): number {
+    return this.pausedUntil > Date.now() ? this.pausedUntil : 0;
+  }
+
   async close(): Promise<void> {
     await this.agent.close();
   }
@@ -301,6 +311,9 @@ export class WandbClient {
     body: string | Readable,
     headers: Record<string, string>,
   ): Promise<string> {
+    // Every request waits out a used-up quota, as wandb-core's client does.
+    const wait = this.pausedUntil - Date.now();
+    if (wait > 0) await delay(wait, undefined, { ref: false });
     let response: Dispatcher.ResponseData;
     try {
       response = await request(url, {
@@ -312,6 +325,8 @@ export class WandbClient {
     } catch (error) {
       throw wandbNetworkError(what, error);
     }
+    const pause = rateLimitPauseMs(response.headers);
+    if (pause !== undefined) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + pause);
     let text: string;
     try {
       text = await response.body.text();

@@ -48,6 +48,25 @@ export const wandbConfigSchema = z
         "at least this long between two history writes of a run, as W&B's own client paces them",
       ),
     request_timeout_s: z.number().positive().default(60).describe('timeout of one HTTP request'),
+    heartbeat_interval_s: z
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        "an idle run says it is alive this often (an empty file_stream request); default 30, as W&B's client",
+      ),
+    run_id_strategy: z
+      .enum(['uid', 'step'])
+      .optional()
+      .describe(
+        "W&B run id: 'uid' (default) the trackstack run id (a ZenML step's is derived from its step run id, so a retried step resumes); 'step' <pipeline run>_<step> for step runs (readable, resumed the same way), the uid otherwise",
+      ),
+    resume: z
+      .enum(['allow', 'must', 'never'])
+      .optional()
+      .describe(
+        "as wandb.init's resume, checked when a run is created: 'allow' continues a W&B run of that id (keeping its config, tags and history), 'must' refuses to create one, 'never' refuses to continue one; unset, the run is upserted without a check",
+      ),
   })
   .strict();
 
@@ -94,6 +113,23 @@ export function resolveWandbConfig(
     project_name: config.project_name ?? env.WANDB_PROJECT,
     dir: config.dir ?? env.WANDB_DIR ?? cwd,
   };
+}
+
+/** Characters W&B's SDK refuses in a run id (`wandb_settings.py`, `validate_run_id`). */
+const RESERVED_RUN_ID_CHARACTERS = ":;,#?/'";
+
+/**
+ * Why W&B would refuse `id` as a run id, or undefined when it is fine: the
+ * SDK's rules (not empty, no surrounding whitespace, none of `:;,#?/'`).
+ */
+export function wandbRunIdProblem(id: string): string | undefined {
+  if (id.length === 0) return 'a W&B run id cannot be empty';
+  if (id.trim() !== id) return 'a W&B run id cannot start or end with whitespace';
+  const reserved = [...RESERVED_RUN_ID_CHARACTERS].find((c) => id.includes(c));
+  if (reserved !== undefined) {
+    return `a W&B run id cannot contain ${JSON.stringify(reserved)} (nor any of ${RESERVED_RUN_ID_CHARACTERS})`;
+  }
+  return undefined;
 }
 
 function invalid(message: string): TrackstackError {

@@ -32,6 +32,31 @@ export class WandbError extends BackendError {
   }
 }
 
+type Headers = Record<string, string | string[] | undefined>;
+
+function header(headers: Headers, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** wandb-core waits no longer than this for a quota, in case the server sends other units. */
+export const MAX_RATE_LIMIT_PAUSE_MS = 30_000;
+
+/**
+ * How long W&B's rate-limit headers say to hold every request, on any answer
+ * (2xx included), as wandb-core does: `RateLimit-Remaining` at 0 (or below)
+ * with `RateLimit-Reset` (seconds) pauses until the reset, at most 30 s.
+ * Undefined when the quota is not used up or the headers are missing or bad.
+ */
+export function rateLimitPauseMs(headers: Headers): number | undefined {
+  const remaining = Number(header(headers, 'ratelimit-remaining') ?? Number.NaN);
+  const reset = Number(header(headers, 'ratelimit-reset') ?? Number.NaN);
+  if (!Number.isFinite(remaining) || !Number.isFinite(reset) || remaining > 0 || reset < 0) {
+    return undefined;
+  }
+  return Math.min(reset * 1000, MAX_RATE_LIMIT_PAUSE_MS);
+}
+
 /**
  * An HTTP answer that was not 2xx. Retry-After and W&B's rate-limit headers
  * (`RateLimit-Reset`, seconds) say how long to wait.
@@ -40,17 +65,10 @@ export function wandbHttpError(
   what: string,
   status: number,
   body: string,
-  headers: Record<string, string | string[] | undefined>,
+  headers: Headers,
   retryable = isWandbRetryableStatus(status),
 ): WandbError {
-  const header = (name: string) => {
-    const value = headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  let retryAfterMs = parseRetryAfter(header('retry-after'));
-  if (retryAfterMs === undefined && header('ratelimit-remaining') === '0') {
-    retryAfterMs = parseRetryAfter(header('ratelimit-reset'));
-  }
+  const retryAfterMs = parseRetryAfter(header(headers, 'retry-after')) ?? rateLimitPauseMs(headers);
   const auth = status === 401 || status === 403;
   return new WandbError(
     auth

@@ -22,11 +22,13 @@ import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, posix, sep } from 'node:path';
 import { VERSION } from './version.js';
 import {
+  encodeHistoryRow,
   encodeRecord,
   formatWandbNumber,
   keyedItems,
   type WandbFilePolicy,
   type WandbItem,
+  type WandbOutputType,
   type WandbRecordBody,
 } from './wandb-records.js';
 import { WandbTransactionLogWriter } from './wandb-transaction-log.js';
@@ -155,32 +157,57 @@ export class WandbOfflineRun {
    * higher step arrives (or at `exit`/`close`); a step lower than the current
    * one is dropped, and `false` says so. The row gets `_step`, `_runtime`
    * (seconds since the start) and `_timestamp` (epoch seconds), from the
-   * latest `timestampMs` given for the step.
+   * latest `timestampMs` given for the step. `values` may be a Map (no
+   * conversion to an object needed when the caller has one).
    */
-  history(step: number, values: Readonly<Record<string, number>>, timestampMs: number): boolean {
+  history(
+    step: number,
+    values: Readonly<Record<string, number>> | ReadonlyMap<string, number>,
+    timestampMs: number,
+  ): boolean {
     this.ensureOpen();
     if (!Number.isSafeInteger(step) || step < 0) {
       throw new RangeError(`W&B history step must be a non-negative integer, got ${step}`);
     }
     if (!Number.isFinite(timestampMs)) throw new RangeError(`invalid timestamp ${timestampMs}`);
-    for (const [key, value] of Object.entries(values)) {
+    // One pass: checked into a new map, which becomes the row or is merged into the open one.
+    const checked = new Map<string, number>();
+    const check = (key: string, value: unknown): void => {
       if (RESERVED_HISTORY_KEYS.has(key)) {
         throw new TypeError(`W&B history key ${JSON.stringify(key)} is set by W&B itself`);
       }
       if (typeof value !== 'number') {
         throw new TypeError(`W&B history value for ${JSON.stringify(key)} is not a number`);
       }
+      checked.set(key, value);
+    };
+    if (values instanceof Map) {
+      for (const [key, value] of values as ReadonlyMap<string, number>) check(key, value);
+    } else {
+      const record = values as Readonly<Record<string, number>>;
+      for (const key of Object.keys(record)) check(key, record[key]);
     }
     if (this.pending && step === this.pending.step) {
-      for (const [key, value] of Object.entries(values)) this.pending.values.set(key, value);
+      for (const [key, value] of checked) this.pending.values.set(key, value);
       this.pending.timestampMs = timestampMs;
       return true;
     }
     // Below the open row, or at/below the last written one: the SDK drops these too.
     if (step <= this.lastStep || (this.pending && step < this.pending.step)) return false;
     this.commitHistory();
-    this.pending = { step, values: new Map(Object.entries(values)), timestampMs };
+    this.pending = { step, values: checked, timestampMs };
     return true;
+  }
+
+  /**
+   * Console text as the SDK's `console="wrap"` captures it: a raw chunk of
+   * stdout or stderr (`\n` ends a line, `\r` rewrites it); `wandb sync` makes
+   * `output.log` of it.
+   */
+  output(stream: WandbOutputType, text: string, timestampMs: number = Date.now()): void {
+    this.ensureOpen();
+    if (text.length === 0) return;
+    this.write({ outputRaw: { stream, text, timestampMs } });
   }
 
   /** Sets top-level summary keys, like `run.summary.update(...)`. */
@@ -255,8 +282,12 @@ export class WandbOfflineRun {
       },
       { nestedKey: ['_step'], valueJson: String(row.step) },
     );
-    this.write({ summary: { update: items } }, false);
-    this.write({ history: { items, step: row.step } }, false);
+    // Both records at once (`write` would encode the items twice): summary, then history.
+    this.ensureOpen();
+    const { summary, history } = encodeHistoryRow(this.num + 1, items, row.step);
+    this.num += 2;
+    this.log.append(summary);
+    this.log.append(history);
   }
 
   /** fsync: what was written survives a machine crash. */

@@ -18,7 +18,13 @@ import {
 } from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WandbOfflineRun } from './wandb-offline-run.js';
-import { encodeRecord, WANDB_FIELDS, WANDB_FILE_POLICY, WANDB_FILE_TYPE } from './wandb-records.js';
+import {
+  encodeRecord,
+  WANDB_FIELDS,
+  WANDB_FILE_POLICY,
+  WANDB_FILE_TYPE,
+  WANDB_OUTPUT_TYPE,
+} from './wandb-records.js';
 import {
   WANDB_LOG_BLOCK_SIZE as BLOCK,
   CHUNK_FIRST,
@@ -99,6 +105,7 @@ const FIELD_TYPES: {
     summary: 'message',
     config: 'message',
     files: 'message',
+    output_raw: 'message',
     control: 'message',
     run: 'message',
     exit: 'message',
@@ -134,6 +141,7 @@ const FIELD_TYPES: {
   FilesRecord: { files: 'message' },
   FilesItem: { path: 'string', policy: 'enum', type: 'enum' },
   RunExitRecord: { exit_code: 'int32', runtime: 'int32' },
+  OutputRawRecord: { output_type: 'enum', timestamp: 'message', line: 'string' },
 };
 const REPEATED = new Set([
   'RunRecord.tags',
@@ -171,6 +179,8 @@ describe('the SDK descriptors', () => {
     expect(sdk.enums.PolicyType).toEqual({ NOW: 0, END: 1, LIVE: 2 });
     expect(sdk.enums.FileType).toEqual({ OTHER: 0, WANDB: 1, MEDIA: 2, ARTIFACT: 3 });
     expect(WANDB_FILE_POLICY).toEqual({ now: 0, end: 1, live: 2 });
+    expect(sdk.enums.OutputType).toEqual({ STDERR: 0, STDOUT: 1 });
+    expect(WANDB_OUTPUT_TYPE).toEqual({ stdout: 1, stderr: 0 });
     expect(WANDB_FILE_TYPE).toEqual({ other: 0, wandb: 1, media: 2, artifact: 3 });
   });
 });

@@ -19,10 +19,21 @@ const WIRE_LEN = 2;
 
 const encoder = new TextEncoder();
 
-/** An append-only protobuf encoder. Call `finish()` for the bytes. */
+/**
+ * An append-only protobuf encoder. Call `finish()` for the bytes.
+ *
+ * One buffer for the whole message: a submessage is built in place after a
+ * one-byte length placeholder, and moved up when its length needs more bytes;
+ * ASCII strings are copied in without a TextEncoder round trip.
+ */
 export class ProtobufWriter {
-  private buf = new Uint8Array(64);
+  private buf: Uint8Array;
   private len = 0;
+
+  /** `capacity`: the bytes to start with (the buffer doubles as needed). */
+  constructor(capacity = 256) {
+    this.buf = new Uint8Array(Math.max(16, capacity));
+  }
 
   /** int64/uint64/int32/enum as a varint; negative values as 10-byte two's complement. */
   int64(field: number, value: number | bigint): this {
@@ -58,12 +69,13 @@ export class ProtobufWriter {
 
   string(field: number, value: string): this {
     if (value === '') return this;
-    return this.bytes(field, encoder.encode(value));
+    this.stringField(field, value);
+    return this;
   }
 
   /** Every element is written, empty strings included (a repeated field has no default). */
   repeatedString(field: number, values: readonly string[]): this {
-    for (const value of values) this.bytes(field, encoder.encode(value), true);
+    for (const value of values) this.stringField(field, value);
     return this;
   }
 
@@ -77,15 +89,78 @@ export class ProtobufWriter {
     return this;
   }
 
-  /** A submessage, written even when `build` adds nothing (message fields have presence). */
+  /** Bytes that are already encoded fields of this message, appended as they are. */
+  encoded(fields: Uint8Array): this {
+    this.reserve(fields.length);
+    this.buf.set(fields, this.len);
+    this.len += fields.length;
+    return this;
+  }
+
+  /**
+   * A submessage, written even when `build` adds nothing (message fields have
+   * presence). `build` is given this writer and appends the submessage's fields.
+   */
   message(field: number, build: (w: ProtobufWriter) => void): this {
-    const inner = new ProtobufWriter();
-    build(inner);
-    return this.bytes(field, inner.finish(), true);
+    this.tag(field, WIRE_LEN);
+    this.byte(0); // length placeholder: one byte holds lengths up to 127
+    const start = this.len;
+    build(this);
+    const length = this.len - start;
+    if (length < 0x80) {
+      this.buf[start - 1] = length;
+      return this;
+    }
+    const extra = varintSize(length) - 1;
+    this.reserve(extra);
+    const buf = this.buf;
+    buf.copyWithin(start + extra, start, this.len);
+    let at = start - 1;
+    let rest = length;
+    while (rest >= 0x80) {
+      buf[at++] = (rest % 0x80) | 0x80;
+      rest = Math.floor(rest / 0x80);
+    }
+    buf[at] = rest;
+    this.len += extra;
+    return this;
   }
 
   finish(): Uint8Array {
     return this.buf.slice(0, this.len);
+  }
+
+  /** The bytes so far without a copy: valid until the next write or `clear()`. */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+
+  /** Empties the writer and keeps its buffer, to encode the next message without allocating. */
+  clear(): this {
+    this.len = 0;
+    return this;
+  }
+
+  /** A length-delimited UTF-8 string, always written (the caller decides about ''). */
+  private stringField(field: number, value: string): void {
+    const before = this.len;
+    this.tag(field, WIRE_LEN);
+    const n = value.length;
+    this.varint(n);
+    this.reserve(n);
+    const buf = this.buf;
+    let at = this.len;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) {
+        // Not ASCII: start over with the UTF-8 bytes.
+        this.len = before;
+        this.bytes(field, encoder.encode(value), true);
+        return;
+      }
+      buf[at++] = c;
+    }
+    this.len = at;
   }
 
   private tag(field: number, wireType: number): void {
@@ -101,11 +176,15 @@ export class ProtobufWriter {
         throw new RangeError(`varint: ${value} is not a safe integer (pass a bigint)`);
       }
       if (value >= 0) {
+        this.reserve(10);
+        const buf = this.buf;
+        let at = this.len;
         while (value >= 0x80) {
-          this.byte((value % 0x80) | 0x80);
+          buf[at++] = (value % 0x80) | 0x80;
           value = Math.floor(value / 0x80);
         }
-        this.byte(value);
+        buf[at++] = value;
+        this.len = at;
         return;
       }
       value = BigInt(value);
@@ -134,6 +213,16 @@ export class ProtobufWriter {
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
   }
+}
+
+/** Bytes of the varint of a non-negative safe integer. */
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    size += 1;
+  }
+  return size;
 }
 
 /** One field as read off the wire: varints as bigint, fixed64 as its 8 bytes, the rest as bytes. */

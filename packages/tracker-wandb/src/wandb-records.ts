@@ -19,6 +19,7 @@ export const WANDB_FIELDS = {
     summary: 3,
     config: 5,
     files: 6,
+    output_raw: 13,
     control: 16,
     run: 17,
     exit: 18,
@@ -54,7 +55,12 @@ export const WANDB_FIELDS = {
   FilesRecord: { files: 1 },
   FilesItem: { path: 1, policy: 2, type: 3 },
   RunExitRecord: { exit_code: 1, runtime: 2 },
+  OutputRawRecord: { output_type: 1, timestamp: 2, line: 3 },
 } as const;
+
+/** `OutputRawRecord.OutputType`. */
+export const WANDB_OUTPUT_TYPE = { stderr: 0, stdout: 1 } as const;
+export type WandbOutputType = keyof typeof WANDB_OUTPUT_TYPE;
 
 /** `FilesItem.PolicyType`: when `wandb sync` (or a live run) uploads the file. */
 export const WANDB_FILE_POLICY = { now: 0, end: 1, live: 2 } as const;
@@ -124,6 +130,18 @@ export interface WandbExitRecord {
   runtime?: number;
 }
 
+/**
+ * Console text as the SDK captures it (`console="wrap"`): raw chunks, `\n`
+ * and `\r` included, which wandb-core's terminal emulator turns into
+ * `output.log` lines when the run is synced.
+ */
+export interface WandbOutputRawRecord {
+  stream: WandbOutputType;
+  /** Epoch milliseconds. */
+  timestampMs: number;
+  text: string;
+}
+
 export type WandbRecordBody =
   | { header: WandbHeaderRecord }
   | { run: WandbRunRecord }
@@ -131,7 +149,8 @@ export type WandbRecordBody =
   | { summary: WandbChangeRecord }
   | { history: WandbHistoryRecord }
   | { files: { files: readonly WandbFilesItem[] } }
-  | { exit: WandbExitRecord };
+  | { exit: WandbExitRecord }
+  | { outputRaw: WandbOutputRawRecord };
 
 export type WandbRecord = WandbRecordBody & {
   /** The record's sequence number in the log, from 1. */
@@ -179,6 +198,17 @@ export function encodeRecord(record: WandbRecord): Uint8Array {
         );
       }
     });
+  } else if ('outputRaw' in record) {
+    const { stream, timestampMs, text } = record.outputRaw;
+    const { seconds, nanos } = timestampOf(timestampMs);
+    w.message(F.Record.output_raw, (o) =>
+      o
+        .int32(F.OutputRawRecord.output_type, WANDB_OUTPUT_TYPE[stream])
+        .message(F.OutputRawRecord.timestamp, (t) =>
+          t.int64(F.Timestamp.seconds, seconds).int32(F.Timestamp.nanos, nanos),
+        )
+        .string(F.OutputRawRecord.line, text),
+    );
   } else if ('exit' in record) {
     const { exitCode, runtime = 0 } = record.exit;
     w.message(F.Record.exit, (e) =>
@@ -188,6 +218,43 @@ export function encodeRecord(record: WandbRecord): Uint8Array {
     throw new TypeError('encodeRecord: the record has no known type');
   }
   return w.finish();
+}
+
+/** Reused by encodeHistoryRow: a row costs no buffer allocations. */
+const rowItems = new ProtobufWriter(4096);
+const rowSummary = new ProtobufWriter(4096);
+const rowHistory = new ProtobufWriter(4096);
+
+/**
+ * A history row as wandb-core writes it: the summary record with the row's
+ * items (`num`), then the history record (`num + 1`). The same bytes as
+ * `encodeRecord({ num, summary: { update: items } })` and
+ * `encodeRecord({ num: num + 1, history: { items, step } })`, with the items
+ * encoded once (SummaryRecord.update and HistoryRecord.item are both field 1
+ * of the same item shape). The two arrays are views into buffers that the
+ * next call reuses: append (copy) them before encoding another row.
+ */
+export function encodeHistoryRow(
+  num: number,
+  items: readonly WandbItem[],
+  step: number,
+): { summary: Uint8Array; history: Uint8Array } {
+  rowItems.clear();
+  for (const item of items) rowItems.message(F.HistoryRecord.item, (i) => writeItem(i, item));
+  const itemBytes = rowItems.view();
+  const summary = rowSummary
+    .clear()
+    .int64(F.Record.num, num)
+    .bytes(F.Record.summary, itemBytes, true)
+    .view();
+  const history = rowHistory
+    .clear()
+    .int64(F.Record.num, num + 1)
+    .message(F.Record.history, (h) =>
+      h.encoded(itemBytes).message(F.HistoryRecord.step, (s) => s.int64(F.HistoryStep.num, step)),
+    )
+    .view();
+  return { summary, history };
 }
 
 function writeRun(w: ProtobufWriter, run: WandbRunRecord): void {
@@ -251,6 +318,10 @@ export function formatWandbNumber(x: number): string {
   if (x === Number.POSITIVE_INFINITY) return 'Infinity';
   if (x === Number.NEGATIVE_INFINITY) return '-Infinity';
   if (x === 0) return Object.is(x, -0) ? '-0' : '0';
+  // Within [1e-4, 1e6) JS's shortest decimal is already Go's %f form (the common case: no
+  // toExponential; the shortest digits of a double in the range never print as a bound).
+  const magnitude = Math.abs(x);
+  if (magnitude >= 1e-4 && magnitude < 1e6) return String(x);
   const [mantissa, exponentText] = x.toExponential().split('e') as [string, string];
   const exponent = Number(exponentText);
   // Within [1e-4, 1e6) JS's shortest decimal is already Go's %f form.

@@ -243,6 +243,186 @@ describe('W&B online, checked by the loopback server', () => {
   });
 });
 
+const OUTPUT_LINE = /^(ERROR )?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6} /;
+const outputText = (lines: string[]) => lines.map((line) => line.replace(OUTPUT_LINE, '$1'));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('W&B online: console output, heartbeats, rate limits, run ids and resume', () => {
+  it('streams console output as output.log lines at their offsets, a progress bar rewritten in place', async () => {
+    const t = tracker({ file_stream_interval_s: 0 });
+    const run = await t.startRun({ experiment: 'console', flushIntervalMs: 0 });
+    run.logConsole('epoch 1\n');
+    run.logConsole('progress 10%');
+    run.flushToJournal();
+    await run.flush();
+    expect(outputText(server.run(run.uid).outputLines)).toEqual(['epoch 1', 'progress 10%']);
+    // A replayed write (the answer lost) must land on the same lines.
+    server.failNext(`${run.uid}/file_stream`, 'drop-response', 1);
+    run.logConsole('\rprogress 100%\n');
+    run.logConsole('disk almost full\n', { stream: 'stderr' });
+    run.logConsole('done\n');
+    const report = await run.end();
+    expect(report.pendingEvents).toBe(0);
+    const seen = server.run(run.uid);
+    expect(seen.outputLines.every((line) => OUTPUT_LINE.test(line))).toBe(true);
+    expect(outputText(seen.outputLines)).toEqual([
+      'epoch 1',
+      'progress 100%',
+      'ERROR disk almost full',
+      'done',
+    ]);
+    expect(server.protocolErrors).toEqual([]);
+  });
+
+  it('captures the process console with captureConsole', async () => {
+    const t = tracker({ file_stream_interval_s: 0 });
+    const run = await t.startRun({ experiment: 'console', captureConsole: true });
+    process.stdout.write('from stdout\n');
+    process.stderr.write('from stderr\n');
+    await run.end();
+    expect(outputText(server.run(run.uid).outputLines)).toEqual([
+      'from stdout',
+      'ERROR from stderr',
+    ]);
+  });
+
+  it('sends heartbeats while idle, and they change nothing', async () => {
+    const t = tracker({ file_stream_interval_s: 0, heartbeat_interval_s: 0.2 });
+    const run = await t.startRun({ experiment: 'heartbeat' });
+    run.logMetric('m', 1, { step: 0 });
+    await run.flush();
+    const before = structuredClone({
+      history: server.run(run.uid).historyLines,
+      summary: server.run(run.uid).summaryJson,
+    });
+    const since = server.requests.length;
+    await sleep(1100);
+    const beats = server.requests
+      .slice(since)
+      .filter((r) => r.kind === 'file_stream' && r.run?.run === run.uid);
+    expect(beats.length).toBeGreaterThanOrEqual(3);
+    expect(beats.every((r) => JSON.stringify(r.body) === '{}' && r.status === 200)).toBe(true);
+    const seen = server.run(run.uid);
+    expect({ history: seen.historyLines, summary: seen.summaryJson }).toEqual(before);
+    expect(seen.complete).toBe(false);
+    await run.end();
+  });
+
+  it('holds every request while W&B says the quota is used up (RateLimit-Remaining: 0), 2xx included', async () => {
+    const t = tracker({ file_stream_interval_s: 0 });
+    const run = await t.startRun({ experiment: 'ratelimit', flushIntervalMs: 0 });
+    server.failNext(`${run.uid}/file_stream`, {
+      headers: { 'RateLimit-Remaining': '0', 'RateLimit-Reset': '1' },
+    });
+    const since = server.requests.length;
+    run.logMetric('m', 0, { step: 0 });
+    await run.flush();
+    run.logMetric('m', 1, { step: 1 });
+    await run.flush();
+    const streams = server.requests
+      .slice(since)
+      .filter((r) => r.kind === 'file_stream' && r.run?.run === run.uid);
+    expect(streams[0]?.fault).toBe('headers');
+    expect(streams[1]!.time - streams[0]!.time).toBeGreaterThanOrEqual(950);
+    expect(server.run(run.uid).history.map((row) => row._step)).toEqual([0, 1]);
+    await run.end();
+  });
+
+  it('retries a 429 that carries only the RateLimit headers after the reset, losing nothing', async () => {
+    const t = tracker({ file_stream_interval_s: 0 });
+    const run = await t.startRun({ experiment: 'ratelimit', flushIntervalMs: 0 });
+    server.failNext(`${run.uid}/file_stream`, {
+      status: 429,
+      headers: { 'RateLimit-Remaining': '0', 'RateLimit-Reset': '1' },
+    });
+    const since = server.requests.length;
+    run.logMetric('m', 0, { step: 0 });
+    await run.end();
+    const streams = server.requests
+      .slice(since)
+      .filter((r) => r.kind === 'file_stream' && r.run?.run === run.uid);
+    expect(streams[0]?.status).toBe(429);
+    expect(streams[1]!.time - streams[0]!.time).toBeGreaterThanOrEqual(950);
+    expect(server.run(run.uid).history.map((row) => row._step)).toEqual([0]);
+  });
+
+  it("run_id_strategy 'step' names the W&B run after the step, and a retried step resumes it", async () => {
+    const t = tracker({ run_id_strategy: 'step' });
+    const info = {
+      pipelineName: 'training',
+      pipelineRunName: `training-run-${Date.now()}`,
+      pipelineRunId: 'pr',
+      stepName: 'trainer',
+      stepRunId: `sr-${Date.now()}`,
+      settings: { run_name: 'custom name' },
+    };
+    const first = await t.runStep(info, (run) => run.logMetric('loss', 1, { step: 0 }));
+    await t.runStep(info, (run) => run.logMetric('loss', 0.5, { step: 1 }));
+    const id = `${info.pipelineRunName}_trainer`;
+    expect(first.metadata.wandb_run_id).toBe(id);
+    const seen = server.run(id);
+    expect(seen.displayName).toBe('custom name');
+    expect(seen.history.map((row) => row.loss)).toEqual([1, 0.5]);
+  });
+
+  it("resume 'must' refuses a run W&B does not have, 'never' one it has, before any data is sent", async () => {
+    const must = await tracker({ resume: 'must' }).startRun({ experiment: 'resume' });
+    must.logMetric('m', 1);
+    const mustReport = await must.end('FINISHED', { timeoutMs: 5000 });
+    expect(mustReport.destinations[0]?.errors[0]).toMatchObject({
+      retryable: false,
+      message: expect.stringMatching(/no run .* to resume \(resume: 'must'\)/),
+    });
+    expect(server.runs.has(must.uid)).toBe(false);
+
+    const owner = await tracker().startRun({ experiment: 'resume' });
+    owner.logParams({ lr: 0.1 });
+    owner.logMetric('m', 1, { step: 0 });
+    owner.logConsole('first process\n');
+    await owner.end();
+    // Another trackstack store (another machine) with the same run id.
+    const otherStore = await mkdtemp(join(tmpdir(), 'trackstack-wandb-other-'));
+    const other = (resume: 'allow' | 'never') =>
+      new WandbExperimentTracker(config({ resume }), {
+        storeDir: otherStore,
+        logger: silentLogger,
+      });
+    try {
+      const never = await other('never').startRun({ experiment: 'resume', id: owner.uid });
+      const neverReport = await never.end('FINISHED', { timeoutMs: 5000 });
+      expect(neverReport.destinations[0]?.errors[0]?.message).toMatch(/already has a run/);
+
+      const allow = await other('allow').startRun({
+        experiment: 'resume',
+        id: owner.uid,
+        resume: 'allow',
+      });
+      allow.logParams({ batch: 32 });
+      allow.logMetric('m', 2, { step: 1 });
+      allow.logConsole('second process\n');
+      expect((await allow.end()).pendingEvents).toBe(0);
+      const seen = server.run(owner.uid);
+      expect(seen.configValues).toEqual({ lr: 0.1, batch: 32 });
+      expect(seen.history.map((row) => row.m)).toEqual([1, 2]);
+      expect(outputText(seen.outputLines)).toEqual(['first process', 'second process']);
+    } finally {
+      await rm(otherStore, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a run id W&B would refuse, with a typed error and no request', async () => {
+    // Core's run ids are W&B-safe; a flavor called directly (or a custom id) is checked too.
+    const since = server.requests.length;
+    const init = { uid: 'bad/id', experiment: 'ids', name: 'n', tags: {}, startTime: Date.now() };
+    await expect(tracker().createRun(init)).rejects.toMatchObject({
+      name: 'WandbError',
+      retryable: false,
+      message: expect.stringMatching(/cannot contain "\/"/),
+    });
+    expect(server.requests.length).toBe(since);
+  });
+});
+
 /** The logical run both sides send: what the W&B SDK and trackstack can both express. */
 const LOGICAL = {
   config: { lr: 0.001, layers: [64, 32], 'optimizer.name': 'adam' },
@@ -328,8 +508,14 @@ describe('against the real wandb SDK', () => {
         experiment: 'offline',
         name: 'offline run',
         tags: { stage: 'dev' },
+        flushIntervalMs: 0,
       });
       await logLogicalRun(run, work);
+      run.logConsole('epoch 1\nprogress 10%');
+      run.flushToJournal();
+      await run.flush();
+      run.logConsole('\rprogress 100%\n');
+      run.logConsole('warning\n', { stream: 'stderr' });
       const report = await run.end();
       expect(report.pendingEvents).toBe(0);
       expect(syncServer.requests).toEqual([]);
@@ -361,6 +547,7 @@ describe('against the real wandb SDK', () => {
         createHash('sha256').update(LOGICAL.file.text).digest('hex'),
       );
       expect(seen).toMatchObject({ complete: true, exitcode: 0 });
+      expect(outputText(seen.outputLines)).toEqual(['epoch 1', 'progress 100%', 'ERROR warning']);
       expect(syncServer.unknownOperations).toEqual([]);
     } finally {
       await syncServer.stop();

@@ -3,12 +3,14 @@
  * W&B's own offline run directories (offline, for `wandb sync`). Params are
  * config, metrics are history rows keyed by step, tags are run tags.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, constants, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import {
   type ArtifactUpload,
   BaseExperimentTracker,
+  type ConsoleLine,
   DEFAULT_LIMITS,
   defineFlavor,
   type FinalRunStatus,
@@ -17,16 +19,19 @@ import {
   type MetricPoint,
   type RunInit,
   type RunRef,
+  type StartRunOptions,
+  type StepRunInfo,
   UID_TAG,
   type WriteBatch,
 } from '@trackstack/core';
 import { VERSION } from './version.js';
-import { type FileStreamRequest, WandbClient } from './wandb-client.js';
+import { type FileStreamRequest, type ResumeStatus, WandbClient } from './wandb-client.js';
 import {
   type ResolvedWandbConfig,
   resolveWandbConfig,
   type WandbConfig,
   wandbConfigSchema,
+  wandbRunIdProblem,
 } from './wandb-config.js';
 import { WandbError } from './wandb-error.js';
 import { WandbOfflineRun } from './wandb-offline-run.js';
@@ -35,7 +40,11 @@ import { formatWandbNumber } from './wandb-records.js';
 /** Exit codes W&B reads a run's final state from (ZenML finishes a failed step with 1). */
 const EXIT_CODES: Record<FinalRunStatus, number> = { FINISHED: 0, FAILED: 1, KILLED: 255 };
 /** W&B's own client sends an empty file_stream request after this much silence. */
-const HEARTBEAT_MS = 30_000;
+const DEFAULT_HEARTBEAT_S = 30;
+/** wandb-core cuts console lines at this length (`maxTerminalLineLength`). */
+const MAX_OUTPUT_LINE_CHARS = 4096;
+/** The file_stream file that holds a run's console output. */
+export const OUTPUT_LOG = 'output.log';
 
 interface HistoryRow {
   step: number;
@@ -47,6 +56,12 @@ interface RunState {
   entity: string;
   project: string;
   runId: string;
+  /** The trackstack run's uid, kept in `_wandb.trackstack_uid` of the W&B config. */
+  uid: string;
+  /** Line of output.log where console line 0 goes (lines a W&B run had before trackstack wrote to it). */
+  consoleBase: number;
+  /** Offline: the console line each stream's terminal is on (its newline not written yet). */
+  consoleOpen: { stdout: number | undefined; stderr: number | undefined };
   startTime: number;
   /** Params as W&B config values. */
   config: Record<string, unknown>;
@@ -74,6 +89,8 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
   private resolved: ResolvedWandbConfig | undefined;
   private wandbClient: WandbClient | undefined;
   private readonly states = new Map<string, RunState>();
+  /** W&B runs this tracker upserted: a create retried after a lost answer finds its own run. */
+  private readonly created = new Set<string>();
 
   /** The config with W&B's environment variables applied; read on first use, not at import. */
   get settings(): ResolvedWandbConfig {
@@ -107,19 +124,48 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
       artifacts: true,
       resume: true,
       minWriteIntervalMs: this.config.file_stream_interval_s * 1000,
+      console: true,
     };
+  }
+
+  /**
+   * The W&B run id of a run (see `run_id_strategy`), checked against the SDK's
+   * rules before anything goes on the network.
+   */
+  wandbRunId(init: Pick<RunInit, 'uid' | 'tags'>): string {
+    let id = init.uid;
+    const pipelineRun = init.tags['zenml.pipeline_run'];
+    const step = init.tags['zenml.step'];
+    if (this.config.run_id_strategy === 'step' && pipelineRun && step) {
+      id = stepRunWandbId(pipelineRun, step);
+    }
+    const problem = wandbRunIdProblem(id);
+    if (problem !== undefined) {
+      throw new WandbError(`run ${init.uid}: ${problem} (${JSON.stringify(id)})`, {
+        retryable: false,
+        hint: "start the run with another id, or use run_id_strategy: 'step' for step runs",
+      });
+    }
+    return id;
   }
 
   async createRun(init: RunInit): Promise<RunRef> {
     const project = this.settings.project_name ?? init.experiment;
     const tags = [...this.config.tags, ...runTags(init.tags)];
     const group = this.config.group ?? init.tags['zenml.pipeline_run'];
+    const runId = this.wandbRunId(init);
     if (this.settings.mode === 'offline') {
+      if (!/^[A-Za-z0-9_-]+$/.test(runId)) {
+        throw new WandbError(`W&B offline run ids name directories: ${JSON.stringify(runId)}`, {
+          retryable: false,
+          hint: 'offline runs need ids of letters, digits, _ and -',
+        });
+      }
       const offline = WandbOfflineRun.create({
         dir: this.settings.dir,
         project,
         entity: this.settings.entity,
-        runId: init.uid,
+        runId,
         displayName: this.config.run_name ?? init.name,
         group,
         jobType: this.config.job_type,
@@ -130,39 +176,82 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
       const state = this.newState(
         this.settings.entity ?? '',
         project,
+        runId,
         init.uid,
         init.startTime,
         tags,
       );
       state.offline = offline;
-      this.states.set(init.uid, state);
+      this.states.set(runId, state);
       return {
-        runId: init.uid,
+        runId,
         url: `file://${offline.runDir}`,
-        data: { project, startTime: init.startTime, offline: true },
+        data: { project, startTime: init.startTime, offline: true, uid: init.uid },
       };
     }
-    // The W&B run id is trackstack's uid: a retried create upserts the same run.
+    // The W&B run id is derived from the run (run_id_strategy): a retried create upserts the same run.
     await this.client.serverFeatures();
+    const state = this.newState(
+      this.settings.entity ?? '',
+      project,
+      runId,
+      init.uid,
+      init.startTime,
+      tags,
+    );
+    const resume = this.config.resume;
+    if (resume !== undefined) {
+      // As wandb.init(resume=...): ask W&B first, and continue what it has.
+      const existing = await this.client.resumeStatus(this.settings.entity, project, runId);
+      this.checkResume(resume, existing, project, runId);
+      if (existing !== undefined) {
+        restoreState(state, existing);
+        // No console line of this run was sent before its ref existed: what W&B has came before.
+        state.consoleBase = existing.logLineCount ?? 0;
+        state.tags = [...new Set([...state.tags, ...tags])];
+      }
+    }
+    this.created.add(`${project}/${runId}`);
     const bucket = await this.client.upsertBucket({
-      name: init.uid,
+      name: runId,
       project,
       entity: this.settings.entity ?? null,
       displayName: this.config.run_name ?? init.name,
       groupName: group ?? null,
       jobType: this.config.job_type ?? null,
       notes: this.config.notes ?? null,
-      tags,
-      config: JSON.stringify(wandbConfig({})),
+      tags: state.tags,
+      config: JSON.stringify(wandbConfig(state.config, init.uid)),
       host: hostname(),
       program: process.argv[1] ?? null,
     });
-    const entity = bucket.project.entity.name;
-    const state = this.newState(entity, project, init.uid, init.startTime, tags);
-    state.historyLines = bucket.historyLineCount ?? 0;
-    this.states.set(init.uid, state);
+    state.entity = bucket.project.entity.name;
+    state.historyLines = bucket.historyLineCount ?? state.historyLines;
+    this.states.set(runId, state);
     this.startHeartbeat(state);
     return this.ref(state);
+  }
+
+  private checkResume(
+    resume: 'allow' | 'must' | 'never',
+    existing: ResumeStatus | undefined,
+    project: string,
+    runId: string,
+  ): void {
+    const path = `${this.settings.entity ?? ''}/${project}/${runId}`;
+    if (existing === undefined && resume === 'must') {
+      throw new WandbError(`W&B has no run ${path} to resume (resume: 'must')`, {
+        retryable: false,
+        hint: "create it first, or use resume: 'allow'",
+      });
+    }
+    // A run this tracker created (a create retried after a lost answer) is not "another" run.
+    if (existing !== undefined && resume === 'never' && !this.created.has(`${project}/${runId}`)) {
+      throw new WandbError(`W&B already has a run ${path} (resume: 'never')`, {
+        retryable: false,
+        hint: "use another run id, or resume: 'allow' to continue it",
+      });
+    }
   }
 
   override async resumeRun(ref: RunRef): Promise<RunRef> {
@@ -186,8 +275,10 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
       });
     }
     const startTime = typeof data.startTime === 'number' ? data.startTime : Date.now();
-    const state = this.newState(entity ?? '', project, ref.runId, startTime, []);
+    const uid = typeof data.uid === 'string' ? data.uid : ref.runId;
+    const state = this.newState(entity ?? '', project, ref.runId, uid, startTime, []);
     restoreState(state, status);
+    if (typeof data.consoleBase === 'number') state.consoleBase = data.consoleBase;
     this.states.set(ref.runId, state);
     this.startHeartbeat(state);
     return ref;
@@ -208,6 +299,7 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
       if (batch.params.length > 0) state.offline.config(configUpdate);
       for (const row of rows)
         state.offline.history(row.step, Object.fromEntries(row.values), row.timestamp);
+      writeOfflineConsole(state, batch.console ?? []);
       state.offline.flush();
       return;
     }
@@ -218,11 +310,14 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
         name: state.runId,
         project: state.project,
         entity: state.entity,
-        config: JSON.stringify(wandbConfig(state.config)),
+        config: JSON.stringify(wandbConfig(state.config, state.uid)),
         ...(batch.tags.length > 0 ? { tags: state.tags } : {}),
       });
     }
     if (rows.length > 0) await this.sendHistory(state, rows);
+    if (batch.console !== undefined && batch.console.length > 0) {
+      await this.sendConsole(state, batch.console);
+    }
   }
 
   async uploadArtifact(ref: RunRef, artifact: ArtifactUpload): Promise<void> {
@@ -255,6 +350,9 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     const state = await this.state(ref);
     const exitcode = EXIT_CODES[status];
     if (state.offline !== undefined) {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        if (state.consoleOpen[stream] !== undefined) state.offline.output(stream, '\n', endTime);
+      }
       state.offline.exit(exitcode, endTime);
       state.offline.close();
     } else {
@@ -298,11 +396,24 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     return `${app}/${[entity, project].map(encodeURIComponent).join('/')}/runs/${encodeURIComponent(runId)}`;
   }
 
+  /** A step's run name may come from its settings (`run_name`), as in ZenML's W&B settings. */
+  protected override stepRunOptions(info: StepRunInfo): StartRunOptions {
+    const options = super.stepRunOptions(info);
+    const name = info.settings?.run_name;
+    return typeof name === 'string' && name !== '' ? { ...options, name } : options;
+  }
+
   private ref(state: RunState): RunRef {
     return {
       runId: state.runId,
       url: this.runUrl(state.entity, state.project, state.runId),
-      data: { entity: state.entity, project: state.project, startTime: state.startTime },
+      data: {
+        entity: state.entity,
+        project: state.project,
+        startTime: state.startTime,
+        uid: state.uid,
+        consoleBase: state.consoleBase,
+      },
     };
   }
 
@@ -310,6 +421,7 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     entity: string,
     project: string,
     runId: string,
+    uid: string,
     startTime: number,
     tags: string[],
   ): RunState {
@@ -317,6 +429,9 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
       entity,
       project,
       runId,
+      uid,
+      consoleBase: 0,
+      consoleOpen: { stdout: undefined, stderr: undefined },
       startTime,
       config: {},
       tags,
@@ -393,24 +508,60 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     return jsonWithNonFinite({ ...Object.fromEntries(row.values), ...this.rowMeta(state, row) });
   }
 
+  /**
+   * Writes console lines into output.log at their own offsets (a line sent
+   * again replaces itself, so replays are harmless). file_stream takes one
+   * run of consecutive lines per file and request, as wandb-core splits them.
+   */
+  private async sendConsole(state: RunState, lines: readonly ConsoleLine[]): Promise<void> {
+    let start = 0;
+    for (let i = 1; i <= lines.length; i++) {
+      if (i < lines.length && lines[i]!.line === lines[i - 1]!.line + 1) continue;
+      const run = lines.slice(start, i);
+      await this.stream(state, {
+        files: {
+          [OUTPUT_LOG]: {
+            offset: state.consoleBase + run[0]!.line,
+            content: run.map(outputLogLine),
+          },
+        },
+      });
+      start = i;
+    }
+  }
+
   private async stream(state: RunState, body: FileStreamRequest): Promise<void> {
     await this.client.fileStream(state.entity, state.project, state.runId, body);
     state.lastRequestAt = Date.now();
   }
 
+  /**
+   * W&B marks a run crashed when its client goes silent: after `interval` of
+   * silence an idle run sends an empty request, as W&B's own client does.
+   */
   private startHeartbeat(state: RunState): void {
-    // W&B marks a run crashed when its client goes silent; an idle run says it is alive.
-    state.heartbeat = setInterval(() => {
-      if (Date.now() - state.lastRequestAt < HEARTBEAT_MS) return;
-      this.stream(state, {}).catch(() => {
-        // A failed heartbeat is retried by the next one.
-      });
-    }, HEARTBEAT_MS);
-    state.heartbeat.unref();
+    const interval = (this.config.heartbeat_interval_s ?? DEFAULT_HEARTBEAT_S) * 1000;
+    const arm = () => {
+      const wait = Math.max(0, state.lastRequestAt + interval - Date.now());
+      state.heartbeat = setTimeout(beat, wait);
+      state.heartbeat.unref();
+    };
+    const beat = () => {
+      if (this.states.get(state.runId) !== state) return;
+      if (Date.now() - state.lastRequestAt < interval) return arm();
+      // Counted as a request even when it fails: the next one is an interval away.
+      state.lastRequestAt = Date.now();
+      this.stream(state, {})
+        .catch(() => {
+          // A failed heartbeat is retried by the next one.
+        })
+        .finally(arm);
+    };
+    arm();
   }
 
   private forget(state: RunState): void {
-    if (state.heartbeat !== undefined) clearInterval(state.heartbeat);
+    if (state.heartbeat !== undefined) clearTimeout(state.heartbeat);
     this.states.delete(state.runId);
   }
 }
@@ -443,11 +594,17 @@ export function paramValue(text: string): unknown {
   return text;
 }
 
-/** W&B's config form: `{"key": {"value": ...}}`, plus `_wandb` with what wrote it. */
-export function wandbConfig(values: Record<string, unknown>): Record<string, { value: unknown }> {
-  const out: Record<string, { value: unknown }> = {
-    _wandb: { value: { t: {}, m: [], trackstack_version: VERSION } },
-  };
+/**
+ * W&B's config form: `{"key": {"value": ...}}`, plus `_wandb` with what wrote
+ * it (and which trackstack run, to find it from W&B).
+ */
+export function wandbConfig(
+  values: Record<string, unknown>,
+  uid?: string,
+): Record<string, { value: unknown }> {
+  const meta: Record<string, unknown> = { t: {}, m: [], trackstack_version: VERSION };
+  if (uid !== undefined) meta.trackstack_uid = uid;
+  const out: Record<string, { value: unknown }> = { _wandb: { value: meta } };
   for (const [key, value] of Object.entries(values)) out[key] = { value };
   return out;
 }
@@ -479,6 +636,47 @@ export function jsonWithNonFinite(value: Record<string, unknown>): string {
     return `${JSON.stringify(key)}:${text}`;
   });
   return `{${parts.join(',')}}`;
+}
+
+/**
+ * A readable W&B run id for a step run, `<pipeline run>_<step>`: characters W&B
+ * or a directory name would refuse become '-', and then a short hash of the
+ * original keeps two different steps apart.
+ */
+export function stepRunWandbId(pipelineRun: string, step: string): string {
+  const raw = `${pipelineRun}_${step}`;
+  const safe = raw.replace(/[^A-Za-z0-9_-]/g, '-');
+  if (safe === raw && raw.length <= 64) return raw;
+  const hash = createHash('sha256').update(raw).digest('hex').slice(0, 8);
+  return `${safe.slice(0, 55)}-${hash}`;
+}
+
+/**
+ * An output.log line as wandb-core 0.30 writes it: "ERROR " for stderr, the
+ * line's start time in Python's ISO form (UTC, microseconds, no zone), the text.
+ */
+export function outputLogLine(line: ConsoleLine): string {
+  const time = `${new Date(line.timestamp).toISOString().slice(0, 23)}000`;
+  const prefix = line.stream === 'stderr' ? 'ERROR ' : '';
+  return `${prefix}${time} ${line.text.slice(0, MAX_OUTPUT_LINE_CHARS)}`;
+}
+
+/**
+ * Offline, console lines become the raw text the SDK would have captured: a
+ * line sent again (it was still open) is rewritten with `\r` (its text only
+ * ever grows or is overwritten, never shortened), a new line ends the
+ * stream's previous one with `\n` first.
+ */
+function writeOfflineConsole(state: RunState, lines: readonly ConsoleLine[]): void {
+  const offline = state.offline;
+  if (offline === undefined) return;
+  for (const line of lines) {
+    const open = state.consoleOpen[line.stream];
+    const text =
+      open === line.line ? `\r${line.text}` : `${open === undefined ? '' : '\n'}${line.text}`;
+    state.consoleOpen[line.stream] = line.line;
+    offline.output(line.stream, text, line.timestamp);
+  }
 }
 
 function summaryFile(state: RunState) {

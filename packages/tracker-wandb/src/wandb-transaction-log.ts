@@ -43,9 +43,12 @@ export function logFileHeader(version = WANDB_LOG_VERSION): Uint8Array {
   return header;
 }
 
+/** CRC-32 of each chunk type's byte, the start of every chunk's checksum. */
+const TYPE_CRC = [0, 1, 2, 3, 4].map((type) => crc32(Uint8Array.of(type)));
+
 /** CRC-32 of the type byte followed by the payload. */
 export function chunkChecksum(type: number, payload: Uint8Array): number {
-  const typeCrc = crc32(Uint8Array.of(type));
+  const typeCrc = TYPE_CRC[type] ?? crc32(Uint8Array.of(type));
   // Node's crc32 hands zlib a NULL pointer for an empty array whose buffer has no memory
   // (e.g. `new Uint8Array(0).subarray(0)`), and zlib answers 0 for NULL, not the running CRC.
   return payload.length === 0 ? typeCrc : crc32(payload, typeCrc);
@@ -104,15 +107,24 @@ function chunk(type: number, data: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Appended bytes kept in memory before they are written out without a flush. */
+const WRITE_BUFFER_BYTES = 1 << 20;
+
 /**
- * Appends records to a new `.wandb` file with synchronous writes, one
- * `write` per record, so that whatever has been appended is on its way to the
- * disk before `append` returns and a crash leaves a readable prefix (at worst
- * a torn last record, which `wandb sync` reports and skips).
+ * Appends records to a new `.wandb` file. Appends are buffered in memory (up
+ * to 1 MiB) and written with synchronous writes by `flush()` and `close()`
+ * (and whenever the buffer fills): one system call per batch of records
+ * instead of one per record. What was flushed is on disk; a crash leaves a
+ * readable prefix (at worst a torn last record, which `wandb sync` reports and
+ * skips). WandbOfflineRun flushes after every batch it writes.
  */
 export class WandbTransactionLogWriter {
   private fd: number | undefined;
   private length: number;
+  /** Framed bytes not written yet: `pending[0, pendingBytes)`. */
+  private pending = new Uint8Array(64 * 1024);
+  private pendingView = new DataView(this.pending.buffer);
+  private pendingBytes = 0;
 
   private constructor(
     readonly path: string,
@@ -142,16 +154,45 @@ export class WandbTransactionLogWriter {
 
   /** Appends one record; returns the offset of its first chunk (after any fill). */
   append(payload: Uint8Array): number {
-    const fd = this.open();
-    const bytes = frameRecord(payload, this.length);
-    writeAll(fd, bytes);
-    const start = this.length + blockFill(this.length);
-    this.length += bytes.length;
+    this.open();
+    // Framed in place, exactly as frameRecord frames it: fill, then chunks that never cross a block.
+    const fill = blockFill(this.length);
+    const start = this.length + fill;
+    const chunks =
+      Math.ceil((payload.length + 1) / (WANDB_LOG_BLOCK_SIZE - WANDB_LOG_HEADER_SIZE)) + 1;
+    this.reserve(fill + payload.length + chunks * WANDB_LOG_HEADER_SIZE);
+    const buf = this.pending;
+    const view = this.pendingView;
+    let at = this.pendingBytes;
+    buf.fill(0, at, at + fill);
+    at += fill;
+    let left = WANDB_LOG_BLOCK_SIZE - (start % WANDB_LOG_BLOCK_SIZE);
+    let used = 0;
+    let first = true;
+    for (;;) {
+      const take = Math.min(left - WANDB_LOG_HEADER_SIZE, payload.length - used);
+      const last = used + take === payload.length;
+      const type = first ? (last ? CHUNK_FULL : CHUNK_FIRST) : last ? CHUNK_LAST : CHUNK_MIDDLE;
+      const data = at + WANDB_LOG_HEADER_SIZE;
+      buf.set(payload.subarray(used, used + take), data);
+      view.setUint32(at, chunkChecksum(type, buf.subarray(data, data + take)), true);
+      view.setUint16(at + 4, take, true);
+      buf[at + 6] = type;
+      at = data + take;
+      used += take;
+      if (last) break;
+      first = false;
+      left = WANDB_LOG_BLOCK_SIZE;
+    }
+    this.length += at - this.pendingBytes;
+    this.pendingBytes = at;
+    if (this.pendingBytes >= WRITE_BUFFER_BYTES) this.writePending();
     return start;
   }
 
-  /** Asks the OS to put what was written on disk (fsync). */
+  /** Writes what was appended and asks the OS to put it on disk (fsync). */
   flush(): void {
+    this.writePending();
     fsyncSync(this.open());
   }
 
@@ -159,12 +200,32 @@ export class WandbTransactionLogWriter {
   close(): void {
     if (this.fd === undefined) return;
     const fd = this.fd;
-    this.fd = undefined;
     try {
+      this.writePending();
       fsyncSync(fd);
     } finally {
+      this.fd = undefined;
+      this.pendingBytes = 0;
       closeSync(fd);
     }
+  }
+
+  private writePending(): void {
+    if (this.pendingBytes === 0) return;
+    const fd = this.open();
+    const bytes = this.pending.subarray(0, this.pendingBytes);
+    this.pendingBytes = 0;
+    writeAll(fd, bytes);
+  }
+
+  private reserve(n: number): void {
+    if (this.pendingBytes + n <= this.pending.length) return;
+    let size = this.pending.length * 2;
+    while (size < this.pendingBytes + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.pending.subarray(0, this.pendingBytes));
+    this.pending = next;
+    this.pendingView = new DataView(next.buffer);
   }
 
   private open(): number {

@@ -40,6 +40,8 @@ export const WANDB_FAKE_API_KEY = 'trackstack0fake0wandb0api0key00000000001';
 /**
  * What to do to a request instead of answering it normally:
  * - `{ status, headers?, body? }`: answer with this (the server state is not touched);
+ * - `{ headers }` (no status): answer normally, with these headers added (e.g. W&B's
+ *   `RateLimit-Remaining: 0` + `RateLimit-Reset` on a successful answer);
  * - `'reset'`: destroy the connection without answering (the request is not applied);
  * - `'stall'`: never answer (until the client gives up or `stop()`);
  * - `'drop-response'`: apply the request (state changes), then destroy the connection
@@ -47,11 +49,12 @@ export const WANDB_FAKE_API_KEY = 'trackstack0fake0wandb0api0key00000000001';
  */
 export type WandbFault =
   | { status: number; headers?: Record<string, string>; body?: string }
+  | { headers: Record<string, string> }
   | 'reset'
   | 'stall'
   | 'drop-response';
 
-export type WandbFaultKind = 'status' | 'reset' | 'stall' | 'drop-response';
+export type WandbFaultKind = 'status' | 'headers' | 'reset' | 'stall' | 'drop-response';
 
 export type WandbRequestKind = 'graphql' | 'file_stream' | 'upload' | 'download' | 'other';
 
@@ -397,6 +400,7 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
   const scripted: Scripted[] = [];
   const faults: Record<WandbFaultKind, number> = {
     status: 0,
+    headers: 0,
     reset: 0,
     stall: 0,
     'drop-response': 0,
@@ -736,12 +740,19 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
     return undefined;
   };
 
-  const send = (res: ServerResponse, record: WandbRequest, status: number, body: unknown) => {
+  const send = (
+    res: ServerResponse,
+    record: WandbRequest,
+    status: number,
+    body: unknown,
+    extraHeaders: Record<string, string> = {},
+  ) => {
     record.status = status;
     const text = typeof body === 'string' ? body : JSON.stringify(body);
     res.writeHead(status, {
       'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
       'content-length': Buffer.byteLength(text),
+      ...extraHeaders,
     });
     res.end(text);
   };
@@ -816,12 +827,13 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
 
     const fault = pickFault(faultKey);
     if (fault !== undefined) {
-      const kind: WandbFaultKind = typeof fault === 'string' ? fault : 'status';
+      const kind: WandbFaultKind =
+        typeof fault === 'string' ? fault : 'status' in fault ? 'status' : 'headers';
       faults[kind] += 1;
       record.fault = kind;
       if (fault === 'reset') return destroy(req);
       if (fault === 'stall') return;
-      if (typeof fault === 'object') {
+      if (typeof fault === 'object' && 'status' in fault) {
         record.status = fault.status;
         const body = fault.body ?? '';
         res.writeHead(fault.status, {
@@ -840,6 +852,8 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
       if (fault === 'drop-response') {
         record.status = status;
         destroy(req);
+      } else if (typeof fault === 'object' && !('status' in fault)) {
+        send(res, record, status, body, fault.headers);
       } else send(res, record, status, body);
     };
 

@@ -14,6 +14,7 @@ import { type BackendError, toBackendError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type {
   ArtifactUpload,
+  ConsoleLine,
   FinalRunStatus,
   FlavorLimits,
   MetricPoint,
@@ -21,7 +22,13 @@ import type {
   RunRef,
   WriteBatch,
 } from '../types.js';
-import { type DataRecord, decodeMetrics, JournalReader, recordEvents } from './journal.js';
+import {
+  consoleLineOf,
+  type DataRecord,
+  decodeMetrics,
+  JournalReader,
+  recordEvents,
+} from './journal.js';
 import { type RetryPolicy, retryDelay, sleep } from './retry.js';
 import { RunDir, type SegmentCursor } from './run-dir.js';
 
@@ -76,6 +83,8 @@ interface OpenBatch {
   params: Map<string, string>;
   tags: Map<string, string>;
   metrics: MetricPoint[];
+  /** By line number: a line sent again (it was still open) replaces the earlier text. */
+  console: Map<number, ConsoleLine>;
   bytes: number;
   parts: Part[];
 }
@@ -112,6 +121,7 @@ export class Delivery {
   private sawEnd = false;
   private pauseTimer: NodeJS.Timeout | undefined;
   private readonly minWriteIntervalMs: number;
+  private readonly console: boolean;
   private lastWriteAt = 0;
   /** Set by drain() until idle: pacing waits are skipped. */
   private urgent = false;
@@ -131,6 +141,7 @@ export class Delivery {
     const capabilities = options.tracker.capabilities;
     this.concurrency = capabilities.orderedWrites ? 1 : Math.max(1, capabilities.maxConcurrency);
     this.minWriteIntervalMs = capabilities.minWriteIntervalMs ?? 0;
+    this.console = capabilities.console === true;
   }
 
   /** The backend run's ref, once known. */
@@ -336,6 +347,10 @@ export class Delivery {
             this.addMetric(part, { key, value: v[i]!, step: s[i]!, timestamp: ts[i]! });
           }
         }
+        // Flavors without the capability get none: the journal keeps them.
+        if (this.console) {
+          for (const entry of record.o ?? []) this.addConsole(part, consoleLineOf(entry));
+        }
         break;
       }
       case 'a': {
@@ -376,7 +391,14 @@ export class Delivery {
   private openBatch(part: Part): OpenBatch {
     let batch = this.open;
     if (batch === undefined) {
-      batch = { params: new Map(), tags: new Map(), metrics: [], bytes: 64, parts: [] };
+      batch = {
+        params: new Map(),
+        tags: new Map(),
+        metrics: [],
+        console: new Map(),
+        bytes: 64,
+        parts: [],
+      };
       this.open = batch;
     }
     const last = batch.parts[batch.parts.length - 1];
@@ -388,7 +410,7 @@ export class Delivery {
   }
 
   private entities(batch: OpenBatch): number {
-    return batch.params.size + batch.tags.size + batch.metrics.length;
+    return batch.params.size + batch.tags.size + batch.metrics.length + batch.console.size;
   }
 
   private fits(batch: OpenBatch, bytes: number): boolean {
@@ -440,20 +462,28 @@ export class Delivery {
     batch.bytes += bytes;
   }
 
+  private addConsole(part: Part, line: ConsoleLine): void {
+    let batch = this.openBatch(part);
+    const bytes = line.text.length + 48;
+    if (!batch.console.has(line.line) && !this.fits(batch, bytes)) {
+      this.closeBatch();
+      batch = this.openBatch(part);
+    }
+    batch.console.set(line.line, line);
+    batch.bytes += bytes;
+  }
+
   private closeBatch(): void {
     const batch = this.open;
     if (batch === undefined) return;
     this.open = undefined;
-    this.tasks.push({
-      kind: 'write',
-      batch: {
-        params: [...batch.params].map(([key, value]) => ({ key, value })),
-        tags: [...batch.tags].map(([key, value]) => ({ key, value })),
-        metrics: batch.metrics,
-      },
-      bytes: batch.bytes,
-      parts: batch.parts,
-    });
+    const write: WriteBatch = {
+      params: [...batch.params].map(([key, value]) => ({ key, value })),
+      tags: [...batch.tags].map(([key, value]) => ({ key, value })),
+      metrics: batch.metrics,
+    };
+    if (batch.console.size > 0) write.console = sortedLines(batch.console.values());
+    this.tasks.push({ kind: 'write', batch: write, bytes: batch.bytes, parts: batch.parts });
   }
 
   /** The final status goes out last, once everything before it was acknowledged. */
@@ -525,12 +555,13 @@ export class Delivery {
       const params = new Map(a.params.map((p) => [p.key, p.value]));
       const conflict = b.params.some((p) => params.has(p.key) && params.get(p.key) !== p.value);
       const tags = new Set([...a.tags, ...b.tags].map((t) => t.key)).size;
+      const lines = new Set([...(a.console ?? []), ...(b.console ?? [])].map((l) => l.line)).size;
       const fits =
         !conflict &&
         a.metrics.length + b.metrics.length <= limits.maxMetricsPerBatch &&
         a.params.length + b.params.length <= limits.maxParamsPerBatch &&
         tags <= limits.maxTagsPerBatch &&
-        a.metrics.length + b.metrics.length + a.params.length + b.params.length + tags <=
+        a.metrics.length + b.metrics.length + a.params.length + b.params.length + tags + lines <=
           limits.maxEntitiesPerBatch &&
         first.bytes + next.bytes <= limits.maxBatchBytes;
       if (!fits) return;
@@ -538,6 +569,11 @@ export class Delivery {
       const merged = new Map([...a.tags, ...b.tags].map((t) => [t.key, t.value]));
       a.tags = [...merged].map(([key, value]) => ({ key, value }));
       for (const point of b.metrics) a.metrics.push(point);
+      if (b.console !== undefined) {
+        const merged = new Map((a.console ?? []).map((l) => [l.line, l]));
+        for (const line of b.console) merged.set(line.line, line);
+        a.console = sortedLines(merged.values());
+      }
       first.bytes += next.bytes;
       for (const part of next.parts) first.parts.push(part);
       this.tasks.splice(1, 1);
@@ -648,4 +684,8 @@ export class Delivery {
       });
     }
   }
+}
+
+function sortedLines(lines: Iterable<ConsoleLine>): ConsoleLine[] {
+  return [...lines].sort((x, y) => x.line - y.line);
 }

@@ -11,7 +11,7 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { TrackstackError } from '../errors.js';
-import type { FinalRunStatus, KeyValue } from '../types.js';
+import type { ConsoleLine, FinalRunStatus, KeyValue } from '../types.js';
 
 export const JOURNAL_VERSION = 1;
 
@@ -40,12 +40,17 @@ export interface HeaderRecord {
   time: number;
 }
 
+/** A console line: number, stream ('o' stdout, 'e' stderr), start time (epoch ms), text. */
+export type ConsoleEntry = [line: number, stream: 'o' | 'e', time: number, text: string];
+
 export interface BatchRecord {
   t: 'b';
   q: number;
   p?: [string, string][];
   g?: [string, string][];
   m?: MetricsBlock;
+  /** Console lines; a number seen again replaces the line (it was still open). */
+  o?: ConsoleEntry[];
 }
 
 export interface ArtifactRecord {
@@ -74,7 +79,12 @@ export type JournalRecord = HeaderRecord | DataRecord;
 export function recordEvents(record: DataRecord): number {
   switch (record.t) {
     case 'b':
-      return (record.p?.length ?? 0) + (record.g?.length ?? 0) + (record.m?.n ?? 0);
+      return (
+        (record.p?.length ?? 0) +
+        (record.g?.length ?? 0) +
+        (record.m?.n ?? 0) +
+        (record.o?.length ?? 0)
+      );
     case 'a':
     case 'e':
       return 1;
@@ -256,6 +266,15 @@ export class JournalReader {
     }
     return record;
   }
+}
+
+export function consoleLineOf(entry: ConsoleEntry): ConsoleLine {
+  return {
+    line: entry[0],
+    stream: entry[1] === 'e' ? 'stderr' : 'stdout',
+    timestamp: entry[2],
+    text: entry[3],
+  };
 }
 
 export function keyValuePairs(entries: KeyValue[]): [string, string][] {

@@ -3,7 +3,7 @@
  * deliveries, one per destination. Every tracker's `startRun` ends up here,
  * so every run follows the same path whatever its flavors.
  */
-import { v7 as uuidv7 } from 'uuid';
+import { createRequire } from 'node:module';
 import type { BaseExperimentTracker } from '../base-tracker.js';
 import { TrackstackError } from '../errors.js';
 import { consoleLogger, type Logger } from '../log.js';
@@ -15,12 +15,21 @@ import {
   normalizeTags,
   strictestLimits,
 } from '../validation.js';
+import { ConsoleRecorder } from './console.js';
 import { Delivery } from './delivery.js';
 import { JournalReader, JournalWriter } from './journal.js';
 import { MetricBuffer } from './metric-buffer.js';
 import { forgetRun, trackRun } from './process-hooks.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 import { currentOwner, ownerAlive, RunDir, type RunMeta } from './run-dir.js';
+
+/** `uuid` loads when the first run starts, not with the package (sync: CJS build). */
+const requireCjs = createRequire(import.meta.url);
+let uuidModule: typeof import('uuid') | undefined;
+function uuid(): typeof import('uuid') {
+  uuidModule ??= requireCjs('uuid') as typeof import('uuid');
+  return uuidModule;
+}
 
 export const UID_TAG = 'trackstack.uid';
 /** Set by `trackstack run` for its child: trackstack code there attaches to that run. */
@@ -63,6 +72,12 @@ export interface StartRunOptions {
   bufferSize?: number;
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
+  /**
+   * Tee everything the process writes to stdout and stderr into the run's
+   * console output (see `Run.logConsole`) until the run ends; the terminal
+   * still shows it. Default false.
+   */
+  captureConsole?: boolean;
 }
 
 export interface Destination {
@@ -85,7 +100,7 @@ export async function openRun(
   const envRunId = process.env[RUN_ID_ENV];
   const attach =
     options.attach ?? (options.id === undefined && envRunId !== undefined && envRunId !== '');
-  const uid = options.id ?? (attach ? envRunId : undefined) ?? uuidv7();
+  const uid = options.id ?? (attach ? envRunId : undefined) ?? uuid().v7();
   const dir = new RunDir(storeDir, uid);
   const resume = attach ? 'must' : (options.resume ?? 'never');
 
@@ -105,6 +120,7 @@ export async function openRun(
   }
 
   const loggedParams = new Map<string, string>();
+  let firstConsoleLine = 0;
   const resumed = meta !== undefined && !attach;
   // A resumed run also delivers what earlier processes left undelivered, unless
   // one of them is still writing (it delivers its own segment).
@@ -126,9 +142,12 @@ export async function openRun(
     dir.create();
     dir.writeMeta(meta);
   } else if (attach) {
-    for (const [key, value] of await readLoggedParams(dir)) loggedParams.set(key, value);
+    const earlier = await readEarlier(dir);
+    for (const [key, value] of earlier.params) loggedParams.set(key, value);
   } else {
-    for (const [key, value] of await readLoggedParams(dir)) loggedParams.set(key, value);
+    const earlier = await readEarlier(dir);
+    for (const [key, value] of earlier.params) loggedParams.set(key, value);
+    firstConsoleLine = earlier.nextConsoleLine;
     // A conflicting start param must fail before the run is touched.
     const check = new Map(loggedParams);
     for (const entry of startParams)
@@ -192,6 +211,8 @@ export async function openRun(
     parent: options.parent,
     attached: attach,
     onEnded: forgetRun,
+    console: new ConsoleRecorder(firstConsoleLine),
+    captureConsole: options.captureConsole ?? false,
   });
   trackRun(run);
   // Start tags travel in run.json and in createRun (a resumed run journals them);
@@ -234,15 +255,23 @@ async function runInit(
   };
 }
 
-/** Params already logged to a run, so that a resumed run keeps refusing changed values. */
-async function readLoggedParams(dir: RunDir): Promise<Map<string, string>> {
+/**
+ * Params already logged to a run, so that a resumed run keeps refusing changed
+ * values, and where its console output goes on.
+ */
+async function readEarlier(
+  dir: RunDir,
+): Promise<{ params: Map<string, string>; nextConsoleLine: number }> {
   const params = new Map<string, string>();
+  let nextConsoleLine = 0;
   for (const segment of await dir.listSegments()) {
     for (const record of await new JournalReader(dir.segmentPath(segment)).readAll()) {
-      if (record.t === 'b') for (const [key, value] of record.p ?? []) params.set(key, value);
+      if (record.t !== 'b') continue;
+      for (const [key, value] of record.p ?? []) params.set(key, value);
+      for (const [line] of record.o ?? []) nextConsoleLine = Math.max(nextConsoleLine, line + 1);
     }
   }
-  return params;
+  return { params, nextConsoleLine };
 }
 
 function generateRunName(time: number, uid: string): string {

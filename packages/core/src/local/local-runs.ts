@@ -4,12 +4,12 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeMetrics, JournalReader } from '../engine/journal.js';
+import { consoleLineOf, decodeMetrics, JournalReader } from '../engine/journal.js';
 import { RunDir, type RunMeta } from '../engine/run-dir.js';
 import { TrackstackError } from '../errors.js';
 import { consoleLogger, type Logger } from '../log.js';
 import { resolveStoreDir } from '../store/store-dir.js';
-import type { MetricPoint, RunStatus } from '../types.js';
+import type { ConsoleLine, MetricPoint, RunStatus } from '../types.js';
 
 export interface LocalArtifact {
   path: string;
@@ -43,6 +43,7 @@ export interface RunSnapshot extends RunSummary {
 interface RunContents {
   snapshot: RunSnapshot;
   history: Map<string, MetricPoint[]>;
+  console: Map<number, ConsoleLine>;
 }
 
 export class LocalRuns {
@@ -106,6 +107,17 @@ export class LocalRuns {
     return Object.fromEntries((await this.read(uid)).history);
   }
 
+  /** The run's console output (`logConsole`, `captureConsole`), one entry per line, in order. */
+  async consoleOutput(uid: string): Promise<ConsoleLine[]> {
+    const lines = (await this.read(uid)).console;
+    return [...lines.values()].sort((a, b) => a.line - b.line);
+  }
+
+  /** The console output as text, like W&B's output.log without its timestamps. */
+  async consoleText(uid: string): Promise<string> {
+    return (await this.consoleOutput(uid)).map((line) => `${line.text}\n`).join('');
+  }
+
   private async read(uid: string): Promise<RunContents> {
     const dir = new RunDir(this.storeDir, uid);
     const meta = dir.readMeta();
@@ -113,6 +125,7 @@ export class LocalRuns {
     const tags: Record<string, string> = { ...meta.tags };
     const artifacts = new Map<string, LocalArtifact>();
     const history = new Map<string, MetricPoint[]>();
+    const console = new Map<number, ConsoleLine>();
     let status: RunStatus = meta.status;
     let endTime = meta.endTime;
     const segments = await dir.listSegments();
@@ -134,6 +147,7 @@ export class LocalRuns {
                 points.push({ key, value: v[i]!, step: s[i]!, timestamp: ts[i]! });
               }
             }
+            for (const entry of record.o ?? []) console.set(entry[0], consoleLineOf(entry));
             break;
           case 'a':
             artifacts.set(record.path, {
@@ -163,6 +177,7 @@ export class LocalRuns {
         artifacts: [...artifacts.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
       },
       history,
+      console,
     };
   }
 }

@@ -4,8 +4,8 @@
  * `trackstack init`); else a per-user data directory.
  */
 import { statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import envPaths from 'env-paths';
 
 export const STORE_DIR_NAME = '.trackstack';
 
@@ -36,5 +36,10 @@ export function findProjectStore(from: string): string | undefined {
 }
 
 export function userStoreDir(): string {
+  // env-paths (ESM only) loads on first use, synchronously (require(esm), Node >= 20.19):
+  // most processes use TRACKSTACK_HOME or a project store and never need it.
+  const { default: envPaths } = requireEsm('env-paths') as typeof import('env-paths');
   return envPaths('trackstack', { suffix: '' }).data;
 }
+
+const requireEsm = createRequire(import.meta.url);

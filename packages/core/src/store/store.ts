@@ -6,7 +6,6 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import type { z } from 'zod';
 import { TrackstackError } from '../errors.js';
 import { SECRETS_FILE, secretsFileSchema } from './references.js';
@@ -83,6 +82,8 @@ export class Store {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     let release: () => Promise<void>;
     try {
+      // Loaded on the first update, not with the package (graceful-fs and signal-exit come with it).
+      const { default: lockfile } = await import('proper-lockfile');
       release = await lockfile.lock(join(this.dir, 'store'), {
         realpath: false,
         stale: 10_000,

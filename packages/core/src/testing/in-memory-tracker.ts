@@ -13,6 +13,7 @@ import { BackendError } from '../errors.js';
 import { defineFlavor } from '../flavor.js';
 import type {
   ArtifactUpload,
+  ConsoleLine,
   FinalRunStatus,
   FlavorCapabilities,
   FlavorLimits,
@@ -36,6 +37,8 @@ export interface StoredRun {
   /** Exact (key, step, timestamp, value) identities already stored: replays are stored once. */
   metricIdentities: Set<string>;
   artifacts: Map<string, { sha256: string; size: number; contentType: string; bytes: Buffer }>;
+  /** Console output by line number (with the `console` option): a line sent again replaces it. */
+  console: Map<number, ConsoleLine>;
 }
 
 export type BackendOperation =
@@ -53,6 +56,7 @@ export interface RecordedCall {
   params?: number;
   tags?: number;
   metrics?: number;
+  console?: number;
 }
 
 /** The "server" behind in-memory trackers; trackers find it by name from their config. */
@@ -123,6 +127,7 @@ export class InMemoryBackend {
       metrics: [],
       metricIdentities: new Set(),
       artifacts: new Map(),
+      console: new Map(),
     };
     this.runs.set(run.runId, run);
     return run;
@@ -147,6 +152,8 @@ export const inMemoryConfigSchema = z.object({
   ordered_writes: z.boolean().default(false),
   /** Pace writes like W&B's file_stream (see FlavorCapabilities.minWriteIntervalMs). */
   min_write_interval_ms: z.number().int().nonnegative().optional(),
+  /** Take console output (FlavorCapabilities.console). */
+  console: z.boolean().optional(),
 });
 
 export class InMemoryTracker extends BaseExperimentTracker<z.output<typeof inMemoryConfigSchema>> {
@@ -173,6 +180,7 @@ export class InMemoryTracker extends BaseExperimentTracker<z.output<typeof inMem
       orderedWrites: this.config.ordered_writes,
       nestedRuns: true,
       minWriteIntervalMs: this.config.min_write_interval_ms ?? 0,
+      console: this.config.console ?? false,
     };
   }
 
@@ -218,8 +226,14 @@ export class InMemoryTracker extends BaseExperimentTracker<z.output<typeof inMem
           run.metricIdentities.add(identity);
           run.metrics.push({ ...point });
         }
+        for (const line of batch.console ?? []) run.console.set(line.line, { ...line });
       },
-      { params: batch.params.length, tags: batch.tags.length, metrics: batch.metrics.length },
+      {
+        params: batch.params.length,
+        tags: batch.tags.length,
+        metrics: batch.metrics.length,
+        ...(batch.console === undefined ? {} : { console: batch.console.length }),
+      },
     );
   }
 

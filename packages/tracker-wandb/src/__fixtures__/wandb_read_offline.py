@@ -253,7 +253,7 @@ def fields():
         pb.Record, pb.Control, pb.HeaderRecord, pb.VersionInfo, pb.RunRecord,
         pb.ConfigRecord, pb.ConfigItem, pb.HistoryRecord, pb.HistoryItem, pb.HistoryStep,
         pb.SummaryRecord, pb.SummaryItem, pb.FilesRecord, pb.FilesItem, pb.RunExitRecord,
-        timestamp_pb2.Timestamp,
+        pb.OutputRawRecord, timestamp_pb2.Timestamp,
     ]
     out = {}
     for message in messages:
@@ -273,7 +273,8 @@ def fields():
         for f in info.fields
     }
     enums = {
-        e.name: {v.name: v.number for v in e.values} for e in pb.FilesItem.DESCRIPTOR.enum_types
+        e.name: {v.name: v.number for v in e.values}
+        for e in [*pb.FilesItem.DESCRIPTOR.enum_types, *pb.OutputRawRecord.DESCRIPTOR.enum_types]
     }
     return {"messages": out, "enums": enums}
 

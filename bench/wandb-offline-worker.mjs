@@ -1,0 +1,94 @@
+/**
+ * One repetition of the offline W&B benchmark, ours, in a fresh process: a
+ * WandbExperimentTracker in `mode: 'offline'`, used as a user would: start a
+ * run, `run.logMetrics({ 10 keys }, { step })` per row, `await run.end()`,
+ * which returns once the flavor has written every row, the exit record, and
+ * fsynced and closed the `.wandb` file. Timed from the first logging call to
+ * end()'s return (the run's start is not timed, as on the SDK side). Then the
+ * file is read back and checked (wandb-log-check.mjs). Prints one JSON line.
+ *
+ * `--writer`: the writer alone instead, for comparison: WandbOfflineRun (also
+ * public) with `history(step, values, timestamp)` per row, `exit(0)` and
+ * `close()` (one fsync at the end), no trackstack run, journal or delivery.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '@trackstack/core';
+import {
+  WandbExperimentTracker,
+  WandbOfflineRun,
+  wandbConfigSchema,
+} from '@trackstack/tracker-wandb';
+import { options } from './lib.mjs';
+import { checkWandbLog } from './wandb-log-check.mjs';
+
+const { rows, keys, writer } = options({ rows: 20_000, keys: 10, writer: false });
+const root = mkdtempSync(join(tmpdir(), 'trackstack-bench-wandb-offline-'));
+try {
+  const storeDir = join(root, 'store');
+  const wandbDir = join(root, 'out');
+  const names = Array.from({ length: keys }, (_, k) => `metric_${k}`);
+  const row = (step) => {
+    const values = {};
+    for (let k = 0; k < keys; k++) values[names[k]] = step * 1e-3 + k;
+    return values;
+  };
+  let c0;
+  let t0;
+  let t1;
+  if (writer) {
+    const run = WandbOfflineRun.create({ dir: wandbDir, project: 'bench-wandb-offline' });
+    c0 = process.cpuUsage();
+    t0 = performance.now();
+    for (let step = 0; step < rows; step++) run.history(step, row(step), Date.now());
+    t1 = performance.now();
+    run.exit(0);
+    run.close();
+  } else {
+    // The config as the flavor's schema parses it (defaults filled in), as getTracker does.
+    const config = wandbConfigSchema.parse({
+      mode: 'offline',
+      dir: wandbDir,
+      project_name: 'bench-wandb-offline',
+    });
+    const wandb = new WandbExperimentTracker(config, { storeDir, logger: silentLogger });
+    const run = await wandb.startRun({ experiment: 'bench-wandb-offline', logger: silentLogger });
+    c0 = process.cpuUsage();
+    t0 = performance.now();
+    for (let step = 0; step < rows; step++) run.logMetrics(row(step), { step });
+    t1 = performance.now();
+    const report = await run.end();
+    if (report.status !== 'FINISHED' || report.pendingEvents !== 0) {
+      const errors = report.destinations.flatMap((d) =>
+        d.errors.map((e) => `${d.name}: ${e.message}`),
+      );
+      throw new Error(
+        `end(): ${report.status}, ${report.pendingEvents} pending; ${errors.join('; ')}`,
+      );
+    }
+  }
+  const t2 = performance.now();
+  const cpu = process.cpuUsage(c0);
+  const runDirs = readdirSync(join(wandbDir, 'wandb')).filter((d) => d.startsWith('offline-run-'));
+  if (runDirs.length !== 1) throw new Error(`expected one offline run, found ${runDirs}`);
+  const runDir = join(wandbDir, 'wandb', runDirs[0]);
+  const file = readdirSync(runDir).find((f) => f.endsWith('.wandb'));
+  const check = checkWandbLog(join(runDir, file), { rows, keys: names });
+  const ms = t2 - t0;
+  process.stdout.write(
+    `${JSON.stringify({
+      side: writer ? 'writer' : 'ours',
+      rows,
+      keys,
+      ms,
+      loopMs: t1 - t0,
+      endMs: t2 - t1,
+      rowsPerSec: rows / (ms / 1000),
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      file: check,
+    })}\n`,
+  );
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
