@@ -363,7 +363,8 @@ await run.end();`;
       join(work, 'train.mjs'),
       script(`run.logParams({ lr: 0.1 });
 for (let epoch = 0; epoch < 5; epoch++) run.logMetric('loss', 1 / (epoch + 1), { step: epoch });
-console.log('epoch done, attached to', run.uid, run.attached);`),
+console.log('epoch done, attached to', run.uid, run.attached);
+console.error('a warning\\nprogress 50%\\rprogress 100%');`),
     );
     const result = ok([
       'run',
@@ -383,6 +384,13 @@ console.log('epoch done, attached to', run.uid, run.attached);`),
     expect(shown.experiment).toBe('wrapped');
     expect(shown.params.lr).toBe('0.1');
     expect(shown.artifacts.map((a: { path: string }) => a.path)).toContain('output.log');
+    // The child's output is also the run's console output, line by line, by stream.
+    const { LocalRuns } = await import('../index.js');
+    const lines = await new LocalRuns(home).consoleOutput(uid!);
+    const byStream = (stream: string) =>
+      lines.filter((l) => l.stream === stream).map((l) => l.text);
+    expect(byStream('stdout')).toEqual([`epoch done, attached to ${uid} true`]);
+    expect(byStream('stderr')).toEqual(['a warning', 'progress 100%']);
     const events = (await readFile(join(work, 'events.jsonl'), 'utf8'))
       .trim()
       .split('\n')

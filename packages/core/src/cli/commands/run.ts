@@ -1,13 +1,16 @@
 /**
  * `trackstack run [--tracker <name>] -- <command...>`: wraps any process in a
  * run. The child (and its own children) attach to that run through
- * TRACKSTACK_RUN_ID; its output is kept as the run's `output.log`; the run
+ * TRACKSTACK_RUN_ID; its output is the run's console output (streamed to
+ * flavors that take it, e.g. W&B's output.log) and kept as the `output.log`
+ * artifact; the run
  * ends FINISHED or FAILED by exit code (KILLED by signal); signals are
  * forwarded; trackstack exits with the child's code.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import type { Command } from 'commander';
 import { RUN_ID_ENV } from '../../engine/open-run.js';
 import { getTracker, TRACKER_ENV } from '../../get-tracker.js';
@@ -22,7 +25,7 @@ export function registerRunCommand(program: Command, context: CliContext): void 
     .option('-t, --tracker <name>', 'a configured tracker instead of the active one(s)')
     .option('-e, --experiment <name>', 'experiment of the run')
     .option('-n, --name <name>', 'name of the run')
-    .option('--no-capture', 'do not keep the output as output.log')
+    .option('--no-capture', 'do not keep the output (console lines and output.log)')
     .argument('<command...>', 'the command, after --')
     .addHelpText(
       'after',
@@ -60,14 +63,14 @@ Examples:
           },
         });
         if (log !== undefined) {
-          child.stdout?.on('data', (chunk: Buffer) => {
-            process.stdout.write(chunk);
-            log.write(chunk);
-          });
-          child.stderr?.on('data', (chunk: Buffer) => {
-            process.stderr.write(chunk);
-            log.write(chunk);
-          });
+          for (const stream of ['stdout', 'stderr'] as const) {
+            const decoder = new StringDecoder('utf8');
+            child[stream]?.on('data', (chunk: Buffer) => {
+              process[stream].write(chunk);
+              log.write(chunk);
+              run.logConsole(decoder.write(chunk), { stream });
+            });
+          }
         }
         const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
         const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((signal) => {
