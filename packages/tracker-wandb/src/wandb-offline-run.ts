@@ -20,14 +20,14 @@ import { randomInt } from 'node:crypto';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, posix, sep } from 'node:path';
+import type { MetricPoint } from '@trackstack/core';
 import { VERSION } from './version.js';
 import {
-  encodeHistoryRow,
   encodeRecord,
-  formatWandbNumber,
+  type HistoryKey,
+  HistoryRowEncoder,
   keyedItems,
   type WandbFilePolicy,
-  type WandbItem,
   type WandbOutputType,
   type WandbRecordBody,
 } from './wandb-records.js';
@@ -63,15 +63,30 @@ export function generateWandbRunId(): string {
   return id;
 }
 
-const RESERVED_HISTORY_KEYS = new Set(['_step', '_runtime', '_timestamp']);
-
-interface PendingRow {
-  step: number;
-  values: Map<string, number>;
-  timestampMs: number;
+/** The key's entry for a row, once the key and the value are known to be good. */
+function checkedKey(encoder: HistoryRowEncoder, name: string, value: unknown): HistoryKey {
+  const key = encoder.key(name);
+  if (key === undefined) {
+    throw new TypeError(`W&B history key ${JSON.stringify(name)} is set by W&B itself`);
+  }
+  if (typeof value !== 'number') {
+    throw new TypeError(`W&B history value for ${JSON.stringify(name)} is not a number`);
+  }
+  return key;
 }
 
+/**
+ * Package-internal (index.ts does not export it): writes a batch's metric
+ * points as history rows, as `history()` per row of consecutive same-step
+ * points would, without making an object per row.
+ */
+export let writeHistoryPoints: (run: WandbOfflineRun, points: readonly MetricPoint[]) => void;
+
 export class WandbOfflineRun {
+  static {
+    writeHistoryPoints = (run, points) => run.historyPoints(points);
+  }
+
   readonly runId: string;
   /** `<dir>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>`: the path to give `wandb sync`. */
   readonly runDir: string;
@@ -82,7 +97,15 @@ export class WandbOfflineRun {
 
   private readonly log: WandbTransactionLogWriter;
   private num = 0;
-  private pending: PendingRow | undefined;
+  /** The open row's step (its keys and values are in `rows`), or -1. */
+  private pendingStep = -1;
+  private pendingTimestampMs = 0;
+  private readonly rows: HistoryRowEncoder;
+  private readonly scratchKeys: HistoryKey[] = [];
+  private readonly scratchValues: number[] = [];
+  private readonly appendRecord = (payload: Uint8Array): void => {
+    this.log.append(payload);
+  };
   private lastStep = -1;
   private exited = false;
 
@@ -100,6 +123,7 @@ export class WandbOfflineRun {
     );
     this.logPath = join(this.runDir, `run-${runId}.wandb`);
     this.filesDir = join(this.runDir, 'files');
+    this.rows = new HistoryRowEncoder(this.startTimeMs);
     mkdirSync(this.filesDir, { recursive: true });
     this.log = WandbTransactionLogWriter.create(this.logPath);
     // What the SDK writes for a new run; `wandb sync` reads it to keep re-syncs idempotent.
@@ -165,37 +189,81 @@ export class WandbOfflineRun {
     values: Readonly<Record<string, number>> | ReadonlyMap<string, number>,
     timestampMs: number,
   ): boolean {
+    this.checkRow(step, timestampMs);
+    // Checked first (nothing changes when a key or value is refused), then set into the row.
+    const encoder = this.rows;
+    const keys = this.scratchKeys;
+    const numbers = this.scratchValues;
+    let n = 0;
+    if (values instanceof Map) {
+      for (const [name, value] of values as ReadonlyMap<string, number>) {
+        keys[n] = checkedKey(encoder, name, value);
+        numbers[n++] = value;
+      }
+    } else {
+      const record = values as Readonly<Record<string, number>>;
+      for (const name of Object.keys(record)) {
+        const value = record[name];
+        keys[n] = checkedKey(encoder, name, value);
+        numbers[n++] = value as number;
+      }
+    }
+    return this.applyRow(step, n, timestampMs);
+  }
+
+  /**
+   * What `history` does for each row of consecutive same-step points (the
+   * row's timestamp is the latest of its points'), straight from the points:
+   * no object or Map per row. Package-internal: see `writeHistoryPoints`.
+   */
+  private historyPoints(points: readonly MetricPoint[]): void {
+    const encoder = this.rows;
+    const keys = this.scratchKeys;
+    const numbers = this.scratchValues;
+    const count = points.length;
+    let i = 0;
+    while (i < count) {
+      const first = points[i]!;
+      const step = first.step;
+      let timestampMs = first.timestamp;
+      let n = 0;
+      for (; i < count; i++) {
+        const point = points[i]!;
+        if (point.step !== step) break;
+        keys[n] = checkedKey(encoder, point.key, point.value);
+        numbers[n++] = point.value;
+        if (point.timestamp > timestampMs) timestampMs = point.timestamp;
+      }
+      this.checkRow(step, timestampMs);
+      this.applyRow(step, n, timestampMs);
+    }
+  }
+
+  private checkRow(step: number, timestampMs: number): void {
     this.ensureOpen();
     if (!Number.isSafeInteger(step) || step < 0) {
       throw new RangeError(`W&B history step must be a non-negative integer, got ${step}`);
     }
     if (!Number.isFinite(timestampMs)) throw new RangeError(`invalid timestamp ${timestampMs}`);
-    // One pass: checked into a new map, which becomes the row or is merged into the open one.
-    const checked = new Map<string, number>();
-    const check = (key: string, value: unknown): void => {
-      if (RESERVED_HISTORY_KEYS.has(key)) {
-        throw new TypeError(`W&B history key ${JSON.stringify(key)} is set by W&B itself`);
-      }
-      if (typeof value !== 'number') {
-        throw new TypeError(`W&B history value for ${JSON.stringify(key)} is not a number`);
-      }
-      checked.set(key, value);
-    };
-    if (values instanceof Map) {
-      for (const [key, value] of values as ReadonlyMap<string, number>) check(key, value);
-    } else {
-      const record = values as Readonly<Record<string, number>>;
-      for (const key of Object.keys(record)) check(key, record[key]);
-    }
-    if (this.pending && step === this.pending.step) {
-      for (const [key, value] of checked) this.pending.values.set(key, value);
-      this.pending.timestampMs = timestampMs;
+  }
+
+  /** Merges the `n` checked keys and values in the scratch arrays into the row at `step`. */
+  private applyRow(step: number, n: number, timestampMs: number): boolean {
+    const encoder = this.rows;
+    const keys = this.scratchKeys;
+    const numbers = this.scratchValues;
+    if (this.pendingStep === step) {
+      for (let i = 0; i < n; i++) encoder.set(keys[i]!, numbers[i]!);
+      this.pendingTimestampMs = timestampMs;
       return true;
     }
     // Below the open row, or at/below the last written one: the SDK drops these too.
-    if (step <= this.lastStep || (this.pending && step < this.pending.step)) return false;
+    if (step <= this.lastStep || step < this.pendingStep) return false;
     this.commitHistory();
-    this.pending = { step, values: checked, timestampMs };
+    encoder.startRow();
+    for (let i = 0; i < n; i++) encoder.set(keys[i]!, numbers[i]!);
+    this.pendingStep = step;
+    this.pendingTimestampMs = timestampMs;
     return true;
   }
 
@@ -266,28 +334,14 @@ export class WandbOfflineRun {
 
   /** Writes the pending history row to the log (the SDK would keep it open for more values). */
   commitHistory(): void {
-    const row = this.pending;
-    if (!row) return;
-    this.pending = undefined;
-    this.lastStep = row.step;
-    const items: WandbItem[] = [];
-    for (const [key, value] of row.values) {
-      items.push({ nestedKey: [key], valueJson: formatWandbNumber(value) });
-    }
-    items.push(
-      { nestedKey: ['_timestamp'], valueJson: formatWandbNumber(row.timestampMs / 1000) },
-      {
-        nestedKey: ['_runtime'],
-        valueJson: formatWandbNumber(Math.max(0, row.timestampMs - this.startTimeMs) / 1000),
-      },
-      { nestedKey: ['_step'], valueJson: String(row.step) },
-    );
-    // Both records at once (`write` would encode the items twice): summary, then history.
+    const step = this.pendingStep;
+    if (step < 0) return;
+    this.pendingStep = -1;
+    this.lastStep = step;
     this.ensureOpen();
-    const { summary, history } = encodeHistoryRow(this.num + 1, items, row.step);
+    // Both records at once, items encoded once: summary, then history.
+    this.rows.encodeRow(this.num + 1, step, this.pendingTimestampMs, this.appendRecord);
     this.num += 2;
-    this.log.append(summary);
-    this.log.append(history);
   }
 
   /** fsync: what was written survives a machine crash. */

@@ -220,43 +220,6 @@ export function encodeRecord(record: WandbRecord): Uint8Array {
   return w.finish();
 }
 
-/** Reused by encodeHistoryRow: a row costs no buffer allocations. */
-const rowItems = new ProtobufWriter(4096);
-const rowSummary = new ProtobufWriter(4096);
-const rowHistory = new ProtobufWriter(4096);
-
-/**
- * A history row as wandb-core writes it: the summary record with the row's
- * items (`num`), then the history record (`num + 1`). The same bytes as
- * `encodeRecord({ num, summary: { update: items } })` and
- * `encodeRecord({ num: num + 1, history: { items, step } })`, with the items
- * encoded once (SummaryRecord.update and HistoryRecord.item are both field 1
- * of the same item shape). The two arrays are views into buffers that the
- * next call reuses: append (copy) them before encoding another row.
- */
-export function encodeHistoryRow(
-  num: number,
-  items: readonly WandbItem[],
-  step: number,
-): { summary: Uint8Array; history: Uint8Array } {
-  rowItems.clear();
-  for (const item of items) rowItems.message(F.HistoryRecord.item, (i) => writeItem(i, item));
-  const itemBytes = rowItems.view();
-  const summary = rowSummary
-    .clear()
-    .int64(F.Record.num, num)
-    .bytes(F.Record.summary, itemBytes, true)
-    .view();
-  const history = rowHistory
-    .clear()
-    .int64(F.Record.num, num + 1)
-    .message(F.Record.history, (h) =>
-      h.encoded(itemBytes).message(F.HistoryRecord.step, (s) => s.int64(F.HistoryStep.num, step)),
-    )
-    .view();
-  return { summary, history };
-}
-
 function writeRun(w: ProtobufWriter, run: WandbRunRecord): void {
   const R = F.RunRecord;
   w.string(R.run_id, run.runId)
@@ -348,4 +311,326 @@ export function keyedItems(update: Readonly<Record<string, unknown>>, what: stri
     key,
     valueJson: toValueJson(value, `${what} ${JSON.stringify(key)}`),
   }));
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * A history key as a row encodes it: the `nested_key` field's bytes, made
+ * once. `stamp` and `slot` say where the key sits in the row being built
+ * (HistoryRowEncoder's bookkeeping: a key set twice in a row keeps its place).
+ */
+export interface HistoryKey {
+  readonly name: string;
+  /** `HistoryItem.nested_key` (field 2): tag, length, UTF-8 bytes. */
+  readonly bytes: Uint8Array;
+  stamp: number;
+  slot: number;
+  /** The cache generation it is in (HistoryRowEncoder starts over past MAX_CACHED_KEYS). */
+  generation: number;
+}
+
+/** Keys kept encoded; past this many, the cache starts over at the next row. */
+const MAX_CACHED_KEYS = 10_000;
+
+/**
+ * Builds history rows and encodes each as wandb-core writes it: the summary
+ * record with the row's items (`num`), then the history record (`num + 1`),
+ * byte for byte what `encodeRecord` makes of `{ summary: { update: items } }`
+ * and `{ history: { items, step } }` with the items `[...values,
+ * _timestamp, _runtime, _step]` (values through `formatWandbNumber`). No
+ * objects per row: keys' bytes are cached, values are written as ASCII
+ * straight into one reused buffer, and the `_timestamp`/`_runtime` items are
+ * reused while the timestamp stays the same.
+ */
+export class HistoryRowEncoder {
+  private readonly keys = new Map<string, HistoryKey>();
+  private rowKeys: HistoryKey[] = [];
+  private rowValues: number[] = [];
+  private rowLength = 0;
+  private stamp = 0;
+  private generation = 0;
+  private buf = new Uint8Array(4096);
+  private len = 0;
+  /** ASCII of one formatted number. */
+  private readonly digits = new Uint8Array(32);
+  /** The 15 significant digits formatShort works on. */
+  private readonly all = new Uint8Array(15);
+  private timeItemsFor = Number.NaN;
+  private timeItems = new Uint8Array(0);
+
+  constructor(private readonly startTimeMs: number) {}
+
+  /** The key's cached entry, or a new one (`undefined` for a key W&B reserves). */
+  key(name: string): HistoryKey | undefined {
+    const cached = this.keys.get(name);
+    if (cached !== undefined) return cached;
+    if (name === '_step' || name === '_runtime' || name === '_timestamp') return undefined;
+    const entry: HistoryKey = {
+      name,
+      bytes: nestedKeyBytes(name),
+      stamp: 0,
+      slot: 0,
+      generation: this.generation,
+    };
+    this.keys.set(name, entry);
+    return entry;
+  }
+
+  /** Starts a new, empty row. */
+  startRow(): void {
+    this.stamp += 1;
+    this.rowLength = 0;
+    if (this.keys.size > MAX_CACHED_KEYS) {
+      this.keys.clear();
+      this.generation += 1;
+    }
+  }
+
+  /** Sets a value in the current row: a key already in it keeps its place. */
+  set(key: HistoryKey, value: number): void {
+    if (key.stamp === this.stamp) {
+      this.rowValues[key.slot] = value;
+      return;
+    }
+    if (key.generation !== this.generation) {
+      // Looked up before the cache started over: back in, so the row never holds a key twice.
+      key.generation = this.generation;
+      this.keys.set(key.name, key);
+    }
+    key.stamp = this.stamp;
+    key.slot = this.rowLength;
+    this.rowKeys[this.rowLength] = key;
+    this.rowValues[this.rowLength] = value;
+    this.rowLength += 1;
+  }
+
+  /**
+   * Encodes the current row; `emit` gets the summary record's bytes, then the
+   * history record's: views into a buffer the next row reuses (copy them).
+   */
+  encodeRow(
+    num: number,
+    step: number,
+    timestampMs: number,
+    emit: (payload: Uint8Array) => void,
+  ): void {
+    // Items start after room for either record's header (≤ 1 + 10 + 1 + 10 bytes).
+    const head = 24;
+    this.len = head;
+    const n = this.rowLength;
+    for (let i = 0; i < n; i++) {
+      const key = this.rowKeys[i]!;
+      this.item(key.bytes, this.formatNumber(this.rowValues[i]!));
+    }
+    if (timestampMs !== this.timeItemsFor) this.encodeTimeItems(timestampMs);
+    this.raw(this.timeItems);
+    this.item(STEP_KEY, this.formatInteger(step));
+    const itemsEnd = this.len;
+    const itemsLength = itemsEnd - head;
+    // Summary: num, then field 3 (SummaryRecord: its `update` items).
+    let at = head - varintLength(itemsLength);
+    writeVarint(this.buf, at, itemsLength);
+    this.buf[--at] = (F.Record.summary << 3) | 2;
+    at -= varintLength(num);
+    writeVarint(this.buf, at, num);
+    this.buf[--at] = (F.Record.num << 3) | 0;
+    emit(this.buf.subarray(at, itemsEnd));
+    // History: num + 1, then field 2 (HistoryRecord: the items, then `step`).
+    const stepInner = step === 0 ? 0 : 1 + varintLength(step);
+    this.reserve(2 + stepInner);
+    let end = itemsEnd;
+    this.buf[end++] = (F.HistoryRecord.step << 3) | 2;
+    this.buf[end++] = stepInner;
+    if (step !== 0) {
+      this.buf[end++] = (F.HistoryStep.num << 3) | 0;
+      end = writeVarint(this.buf, end, step);
+    }
+    const historyLength = end - head;
+    at = head - varintLength(historyLength);
+    writeVarint(this.buf, at, historyLength);
+    this.buf[--at] = (F.Record.history << 3) | 2;
+    at -= varintLength(num + 1);
+    writeVarint(this.buf, at, num + 1);
+    this.buf[--at] = (F.Record.num << 3) | 0;
+    emit(this.buf.subarray(at, end));
+    this.rowLength = 0;
+  }
+
+  /** `_timestamp` and `_runtime` items for a timestamp, kept for the rows that share it. */
+  private encodeTimeItems(timestampMs: number): void {
+    const start = this.len;
+    this.item(TIMESTAMP_KEY, this.formatNumber(timestampMs / 1000));
+    this.item(RUNTIME_KEY, this.formatNumber(Math.max(0, timestampMs - this.startTimeMs) / 1000));
+    this.timeItems = this.buf.slice(start, this.len);
+    this.timeItemsFor = timestampMs;
+    this.len = start;
+  }
+
+  /** One HistoryItem (field 1): the nested key's bytes, then `value_json` from `digits`. */
+  private item(keyBytes: Uint8Array, valueLength: number): void {
+    const inner = keyBytes.length + 3 + valueLength;
+    this.reserve(inner + 11);
+    const buf = this.buf;
+    let at = this.len;
+    buf[at++] = (F.HistoryRecord.item << 3) | 2;
+    at = writeVarint(buf, at, inner);
+    buf.set(keyBytes, at);
+    at += keyBytes.length;
+    // value_json is field 16: a two-byte tag.
+    buf[at++] = 0x82;
+    buf[at++] = 0x01;
+    buf[at++] = valueLength;
+    const digits = this.digits;
+    for (let i = 0; i < valueLength; i++) buf[at++] = digits[i]!;
+    this.len = at;
+  }
+
+  private raw(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+
+  /** formatWandbNumber(x)'s ASCII into `digits`; returns its length. */
+  private formatNumber(x: number): number {
+    const magnitude = Math.abs(x);
+    if (magnitude < 1e6 && Number.isInteger(x) && !(x === 0 && 1 / x < 0)) {
+      return this.formatInteger(x);
+    }
+    if (magnitude >= 1e-4 && magnitude < 1e6) {
+      const length = this.formatShort(x, magnitude);
+      return length > 0 ? length : this.ascii(String(x));
+    }
+    return this.ascii(formatWandbNumber(x));
+  }
+
+  /**
+   * String(x) for 1e-4 ≤ |x| < 1e6 when x round-trips through a decimal of
+   * at most 15 significant digits, without making the string; 0 otherwise.
+   * Such a decimal is the only one of ≤ 15 digits that reads back as x (15
+   * digits always survive decimal → double → decimal), so it is also the
+   * shortest, which is what String(x) prints. `r / 10^k === x` is the exact
+   * read-back test: r and 10^k are exact doubles and division rounds
+   * correctly, as reading the decimal does.
+   */
+  private formatShort(x: number, magnitude: number): number {
+    // e: the decimal exponent of the leading digit, -4..5.
+    let e = 5;
+    while (e > -4 && magnitude < POWERS_OF_TEN[e + 4]!) e -= 1;
+    const scale = EXACT_POWERS[14 - e]!;
+    const r = Math.round(magnitude * scale);
+    if (r < 1e14 || r >= 1e15 || r / scale !== magnitude) return 0;
+    // r's 15 digits, most significant first, as two integer halves.
+    const high = Math.floor(r / 1e8); // 7 digits
+    let low = r - high * 1e8; // 8 digits
+    const all = this.all;
+    let h = high;
+    for (let i = 6; i >= 0; i--) {
+      const q = (h / 10) | 0;
+      all[i] = h - q * 10;
+      h = q;
+    }
+    for (let i = 14; i >= 7; i--) {
+      const q = (low / 10) | 0;
+      all[i] = low - q * 10;
+      low = q;
+    }
+    let last = 14;
+    while (all[last] === 0) last -= 1;
+    const digits = this.digits;
+    let at = 0;
+    if (x < 0) digits[at++] = 0x2d;
+    if (e >= 0) {
+      // e + 1 digits before the point.
+      for (let i = 0; i <= e; i++) digits[at++] = 0x30 + all[i]!;
+      if (last > e) {
+        digits[at++] = 0x2e;
+        for (let i = e + 1; i <= last; i++) digits[at++] = 0x30 + all[i]!;
+      }
+    } else {
+      digits[at++] = 0x30;
+      digits[at++] = 0x2e;
+      for (let i = -1; i > e; i--) digits[at++] = 0x30;
+      for (let i = 0; i <= last; i++) digits[at++] = 0x30 + all[i]!;
+    }
+    return at;
+  }
+
+  /** A safe integer's decimal digits into `digits`. */
+  private formatInteger(x: number): number {
+    const digits = this.digits;
+    let at = 0;
+    if (x < 0) {
+      digits[at++] = 0x2d;
+      x = -x;
+    }
+    if (x < 10) {
+      digits[at++] = 0x30 + x;
+      return at;
+    }
+    let end = at;
+    for (let v = x; v >= 10; v = Math.floor(v / 10)) end += 1;
+    const length = end + 1;
+    for (let v = x; end >= at; end--) {
+      const q = Math.floor(v / 10);
+      digits[end] = 0x30 + (v - q * 10);
+      v = q;
+    }
+    return length;
+  }
+
+  private ascii(text: string): number {
+    const digits = this.digits;
+    const n = text.length;
+    for (let i = 0; i < n; i++) digits[i] = text.charCodeAt(i);
+    return n;
+  }
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+}
+
+/** `HistoryItem.nested_key` with one element: tag, length, UTF-8 bytes. */
+function nestedKeyBytes(name: string): Uint8Array {
+  const text = utf8.encode(name);
+  const out = new Uint8Array(1 + varintLength(text.length) + text.length);
+  out[0] = (F.HistoryItem.nested_key << 3) | 2;
+  const at = writeVarint(out, 1, text.length);
+  out.set(text, at);
+  return out;
+}
+
+/** 1e-4 .. 1e5 (the leading-digit bounds formatShort compares with). */
+const POWERS_OF_TEN = [1e-4, 1e-3, 1e-2, 1e-1, 1, 1e1, 1e2, 1e3, 1e4, 1e5];
+/** 10^0 .. 10^18: every one an exact double. */
+const EXACT_POWERS = Array.from({ length: 19 }, (_, i) => 10 ** i);
+
+const STEP_KEY = nestedKeyBytes('_step');
+const TIMESTAMP_KEY = nestedKeyBytes('_timestamp');
+const RUNTIME_KEY = nestedKeyBytes('_runtime');
+
+function varintLength(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    size += 1;
+  }
+  return size;
+}
+
+/** A non-negative safe integer's varint at `at`; returns the offset after it. */
+function writeVarint(buf: Uint8Array, at: number, value: number): number {
+  while (value >= 0x80) {
+    buf[at++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
+  }
+  buf[at++] = value;
+  return at;
 }

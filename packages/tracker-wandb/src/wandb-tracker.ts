@@ -34,7 +34,7 @@ import {
   wandbRunIdProblem,
 } from './wandb-config.js';
 import { WandbError } from './wandb-error.js';
-import { WandbOfflineRun } from './wandb-offline-run.js';
+import { WandbOfflineRun, writeHistoryPoints } from './wandb-offline-run.js';
 import { formatWandbNumber } from './wandb-records.js';
 
 /** Exit codes W&B reads a run's final state from (ZenML finishes a failed step with 1). */
@@ -294,15 +294,14 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
       state.tags = state.tags.filter((t) => !(name !== '' && t.startsWith(name)));
       state.tags.push(tag);
     }
-    const rows = historyRows(batch.metrics);
     if (state.offline !== undefined) {
       if (batch.params.length > 0) state.offline.config(configUpdate);
-      for (const row of rows)
-        state.offline.history(row.step, Object.fromEntries(row.values), row.timestamp);
+      writeHistoryPoints(state.offline, batch.metrics);
       writeOfflineConsole(state, batch.console ?? []);
       state.offline.flush();
       return;
     }
+    const rows = historyRows(batch.metrics);
     if (batch.params.length > 0 || batch.tags.length > 0 || state.tags.length !== tagsBefore) {
       Object.assign(state.config, configUpdate);
       // Config updates resend the whole config, as W&B's client does.

@@ -174,8 +174,14 @@ export class WandbTransactionLogWriter {
       const last = used + take === payload.length;
       const type = first ? (last ? CHUNK_FULL : CHUNK_FIRST) : last ? CHUNK_LAST : CHUNK_MIDDLE;
       const data = at + WANDB_LOG_HEADER_SIZE;
-      buf.set(payload.subarray(used, used + take), data);
-      view.setUint32(at, chunkChecksum(type, buf.subarray(data, data + take)), true);
+      // The whole payload in one chunk (the common case): no views to make.
+      const whole = take === payload.length;
+      buf.set(whole ? payload : payload.subarray(used, used + take), data);
+      view.setUint32(
+        at,
+        whole ? chunkChecksum(type, payload) : chunkChecksum(type, buf.subarray(data, data + take)),
+        true,
+      );
       view.setUint16(at + 4, take, true);
       buf[at + 6] = type;
       at = data + take;

@@ -17,7 +17,6 @@ import type {
   ConsoleLine,
   FinalRunStatus,
   FlavorLimits,
-  MetricPoint,
   RunInit,
   RunRef,
   WriteBatch,
@@ -25,6 +24,7 @@ import type {
 import {
   consoleLineOf,
   type DataRecord,
+  type DecodedMetrics,
   decodeMetrics,
   JournalReader,
   recordEvents,
@@ -70,7 +70,15 @@ interface Segment {
 }
 
 type Task =
-  | { kind: 'write'; batch: WriteBatch; bytes: number; parts: Part[] }
+  | {
+      kind: 'write';
+      /** `batch.metrics` stays empty until the task runs: the points wait in `metrics`. */
+      batch: WriteBatch;
+      metrics: MetricSlice[];
+      metricCount: number;
+      bytes: number;
+      parts: Part[];
+    }
   | { kind: 'artifact'; artifact: ArtifactUpload; parts: Part[] }
   | { kind: 'finish'; status: FinalRunStatus; endTime: number; parts: Part[] };
 
@@ -79,10 +87,23 @@ interface Part {
   record: PendingRecord;
 }
 
+/**
+ * Points `[start, end)` of a journal block's decoded columns. Queued batches
+ * hold these rather than a MetricPoint per point: the objects are made when
+ * the batch goes to the flavor, so the read-ahead costs columns, not objects
+ * that outlive a few garbage collections.
+ */
+interface MetricSlice {
+  columns: DecodedMetrics;
+  start: number;
+  end: number;
+}
+
 interface OpenBatch {
   params: Map<string, string>;
   tags: Map<string, string>;
-  metrics: MetricPoint[];
+  metrics: MetricSlice[];
+  metricCount: number;
   /** By line number: a line sent again (it was still open) replaces the earlier text. */
   console: Map<number, ConsoleLine>;
   bytes: number;
@@ -341,11 +362,7 @@ export class Delivery {
         for (const [key, value] of record.p ?? []) this.addParam(part, key, value);
         for (const [key, value] of record.g ?? []) this.addTag(part, key, value);
         if (record.m !== undefined) {
-          const { keys, k, v, s, ts } = decodeMetrics(record.m);
-          for (let i = 0; i < record.m.n; i++) {
-            const key = keys[k[i]!]!;
-            this.addMetric(part, { key, value: v[i]!, step: s[i]!, timestamp: ts[i]! });
-          }
+          this.addMetrics(part, decodeMetrics(record.m), record.m.n);
         }
         // Flavors without the capability get none: the journal keeps them.
         if (this.console) {
@@ -395,6 +412,7 @@ export class Delivery {
         params: new Map(),
         tags: new Map(),
         metrics: [],
+        metricCount: 0,
         console: new Map(),
         bytes: 64,
         parts: [],
@@ -410,7 +428,7 @@ export class Delivery {
   }
 
   private entities(batch: OpenBatch): number {
-    return batch.params.size + batch.tags.size + batch.metrics.length + batch.console.size;
+    return batch.params.size + batch.tags.size + batch.metricCount + batch.console.size;
   }
 
   private fits(batch: OpenBatch, bytes: number): boolean {
@@ -451,15 +469,58 @@ export class Delivery {
     batch.bytes += bytes;
   }
 
-  private addMetric(part: Part, point: MetricPoint): void {
-    let batch = this.openBatch(part);
-    const bytes = point.key.length + 72;
-    if (batch.metrics.length >= this.limits.maxMetricsPerBatch || !this.fits(batch, bytes)) {
-      this.closeBatch();
-      batch = this.openBatch(part);
+  /**
+   * Adds a block's `n` points, in order, as one point at a time would: a
+   * point that does not fit (`maxMetricsPerBatch`, `fits`) closes the batch
+   * and goes into a new one. Runs of points that fit are added as one slice.
+   */
+  private addMetrics(part: Part, columns: DecodedMetrics, n: number): void {
+    const { keys, k } = columns;
+    const { maxMetricsPerBatch, maxEntitiesPerBatch, maxBatchBytes } = this.limits;
+    let i = 0;
+    while (i < n) {
+      let batch = this.openBatch(part);
+      const others = batch.params.size + batch.tags.size + batch.console.size;
+      let count = batch.metricCount;
+      let bytes = batch.bytes;
+      const start = i;
+      for (; i < n; i++) {
+        const size = keys[k[i]!]!.length + 72;
+        // The checks addMetric made per point: room for one more metric, entity and its bytes.
+        if (
+          count >= maxMetricsPerBatch ||
+          count + others >= maxEntitiesPerBatch ||
+          bytes + size > maxBatchBytes
+        ) {
+          break;
+        }
+        count += 1;
+        bytes += size;
+      }
+      if (i > start) this.addSlice(batch, columns, start, i, bytes);
+      if (i < n) {
+        // Point i does not fit: it starts the next batch, whatever its size.
+        this.closeBatch();
+        batch = this.openBatch(part);
+        this.addSlice(batch, columns, i, i + 1, batch.bytes + keys[k[i]!]!.length + 72);
+        i += 1;
+      }
     }
-    batch.metrics.push(point);
-    batch.bytes += bytes;
+  }
+
+  /** Points `[start, end)` of `columns` join the batch, which then has `bytes` bytes. */
+  private addSlice(
+    batch: OpenBatch,
+    columns: DecodedMetrics,
+    start: number,
+    end: number,
+    bytes: number,
+  ): void {
+    const last = batch.metrics[batch.metrics.length - 1];
+    if (last !== undefined && last.columns === columns && last.end === start) last.end = end;
+    else batch.metrics.push({ columns, start, end });
+    batch.metricCount += end - start;
+    batch.bytes = bytes;
   }
 
   private addConsole(part: Part, line: ConsoleLine): void {
@@ -480,10 +541,17 @@ export class Delivery {
     const write: WriteBatch = {
       params: [...batch.params].map(([key, value]) => ({ key, value })),
       tags: [...batch.tags].map(([key, value]) => ({ key, value })),
-      metrics: batch.metrics,
+      metrics: [],
     };
     if (batch.console.size > 0) write.console = sortedLines(batch.console.values());
-    this.tasks.push({ kind: 'write', batch: write, bytes: batch.bytes, parts: batch.parts });
+    this.tasks.push({
+      kind: 'write',
+      batch: write,
+      metrics: batch.metrics,
+      metricCount: batch.metricCount,
+      bytes: batch.bytes,
+      parts: batch.parts,
+    });
   }
 
   /** The final status goes out last, once everything before it was acknowledged. */
@@ -552,23 +620,24 @@ export class Delivery {
     for (let next = this.tasks[1]; next?.kind === 'write'; next = this.tasks[1]) {
       const a = first.batch;
       const b = next.batch;
+      const metrics = first.metricCount + next.metricCount;
       const params = new Map(a.params.map((p) => [p.key, p.value]));
       const conflict = b.params.some((p) => params.has(p.key) && params.get(p.key) !== p.value);
       const tags = new Set([...a.tags, ...b.tags].map((t) => t.key)).size;
       const lines = new Set([...(a.console ?? []), ...(b.console ?? [])].map((l) => l.line)).size;
       const fits =
         !conflict &&
-        a.metrics.length + b.metrics.length <= limits.maxMetricsPerBatch &&
+        metrics <= limits.maxMetricsPerBatch &&
         a.params.length + b.params.length <= limits.maxParamsPerBatch &&
         tags <= limits.maxTagsPerBatch &&
-        a.metrics.length + b.metrics.length + a.params.length + b.params.length + tags + lines <=
-          limits.maxEntitiesPerBatch &&
+        metrics + a.params.length + b.params.length + tags + lines <= limits.maxEntitiesPerBatch &&
         first.bytes + next.bytes <= limits.maxBatchBytes;
       if (!fits) return;
       for (const param of b.params) if (!params.has(param.key)) a.params.push(param);
       const merged = new Map([...a.tags, ...b.tags].map((t) => [t.key, t.value]));
       a.tags = [...merged].map(([key, value]) => ({ key, value }));
-      for (const point of b.metrics) a.metrics.push(point);
+      for (const slice of next.metrics) first.metrics.push(slice);
+      first.metricCount = metrics;
       if (b.console !== undefined) {
         const merged = new Map((a.console ?? []).map((l) => [l.line, l]));
         for (const line of b.console) merged.set(line.line, line);
@@ -589,6 +658,7 @@ export class Delivery {
       try {
         switch (task.kind) {
           case 'write':
+            materialize(task);
             await this.tracker.writeBatch(ref, task.batch);
             break;
           case 'artifact':
@@ -682,6 +752,20 @@ export class Delivery {
       await this.options.runDir.writeCursor(this.destination, segment.name, {
         ...segment.cursor,
       });
+    }
+  }
+}
+
+/** Makes the task's MetricPoints, in journal order, once (a retry sends the same batch). */
+function materialize(task: Extract<Task, { kind: 'write' }>): void {
+  const slices = task.metrics;
+  if (slices.length === 0) return;
+  task.metrics = [];
+  const points = task.batch.metrics;
+  for (const { columns, start, end } of slices) {
+    const { keys, k, v, s, ts } = columns;
+    for (let i = start; i < end; i++) {
+      points.push({ key: keys[k[i]!]!, value: v[i]!, step: s[i]!, timestamp: ts[i]! });
     }
   }
 }

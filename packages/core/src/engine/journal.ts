@@ -106,24 +106,32 @@ export interface DecodedMetrics {
 }
 
 export function decodeMetrics(block: MetricsBlock): DecodedMetrics {
+  const n = block.n;
   return {
     keys: block.keys,
-    k: new Uint32Array(copyBytes(block.k, block.n * 4)),
-    v: new Float64Array(copyBytes(block.v, block.n * 8)),
-    s: new Float64Array(copyBytes(block.s, block.n * 8)),
-    ts: new Float64Array(copyBytes(block.ts, block.n * 8)),
+    k: new Uint32Array(...columnBytes(block.k, n, 4)),
+    v: new Float64Array(...columnBytes(block.v, n, 8)),
+    s: new Float64Array(...columnBytes(block.s, n, 8)),
+    ts: new Float64Array(...columnBytes(block.ts, n, 8)),
   };
 }
 
-function copyBytes(base64: string, expected: number): ArrayBuffer {
+/** A decoded column as (buffer, byte offset, length) for a typed array of `n` elements. */
+function columnBytes(
+  base64: string,
+  n: number,
+  size: number,
+): [buffer: ArrayBufferLike, byteOffset: number, length: number] {
+  const expected = n * size;
   const bytes = Buffer.from(base64, 'base64');
   if (bytes.length !== expected) {
     throw new Error(`metric column has ${bytes.length} bytes, expected ${expected}`);
   }
-  // A fresh ArrayBuffer: typed arrays need alignment that Buffer's pool does not promise.
+  // Typed arrays need alignment that Buffer's pool does not promise: copy when it is off.
+  if (bytes.byteOffset % size === 0) return [bytes.buffer, bytes.byteOffset, n];
   const out = new ArrayBuffer(expected);
   new Uint8Array(out).set(bytes);
-  return out;
+  return [out, 0, n];
 }
 
 /** Appends records to one segment file. Writes are synchronous: a line is in the OS once `append` returns. */
@@ -169,10 +177,14 @@ export class JournalWriter {
     if (this.fd === undefined) {
       throw new TrackstackError('RUN_ENDED', `journal ${this.path} is closed`);
     }
-    const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
-    let written = 0;
-    while (written < line.length) {
-      written += writeSync(this.fd, line, written, line.length - written);
+    // The string goes to the OS as UTF-8 without a Buffer of it (a metrics record is
+    // hundreds of KiB); a short write, rare for a file, finishes from the encoded bytes.
+    const text = `${JSON.stringify(record)}\n`;
+    let written = writeSync(this.fd, text);
+    const length = Buffer.byteLength(text, 'utf8');
+    if (written < length) {
+      const line = Buffer.from(text, 'utf8');
+      while (written < length) written += writeSync(this.fd, line, written, length - written);
     }
   }
 }
