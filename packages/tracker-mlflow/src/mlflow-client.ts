@@ -44,22 +44,7 @@ export class MlflowRestClient {
   constructor(config: ResolvedMlflowConfig) {
     this.baseUrl = config.baseUrl;
     this.config = config;
-    const timeout = config.request_timeout_s * 1000;
-    this.agent = new Agent({
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      connectTimeout: Math.min(timeout, 30_000),
-      // MLflow's server (uvicorn) drops idle connections after 5 s: let ours go first, so a
-      // request never lands on a socket the server is closing.
-      keepAliveTimeout: 2_000,
-      keepAliveMaxTimeout: 2_000,
-      connect: {
-        rejectUnauthorized: !config.tracking_insecure_tls,
-        ...(config.tracking_server_cert_path === undefined
-          ? {}
-          : { ca: readFileSync(config.tracking_server_cert_path) }),
-      },
-    });
+    this.agent = newAgent(config, 'tracking server');
     if (config.tracking_token !== undefined) {
       this.authorization = `Bearer ${config.tracking_token}`;
     } else if (config.tracking_username !== undefined && config.tracking_password !== undefined) {
@@ -160,23 +145,7 @@ export class MlflowRestClient {
    * switch, and a tracking-server CA is trusted in addition to the system's, not instead.
    */
   private objectStore(): Agent {
-    const { config } = this;
-    const timeout = config.request_timeout_s * 1000;
-    this.objectStoreAgent ??= new Agent({
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      connectTimeout: Math.min(timeout, 30_000),
-      keepAliveTimeout: 2_000,
-      keepAliveMaxTimeout: 2_000,
-      connect: {
-        rejectUnauthorized: !config.tracking_insecure_tls,
-        ...(config.tracking_server_cert_path === undefined
-          ? {}
-          : {
-              ca: [...rootCertificates, readFileSync(config.tracking_server_cert_path, 'utf8')],
-            }),
-      },
-    });
+    this.objectStoreAgent ??= newAgent(this.config, 'object store');
     return this.objectStoreAgent;
   }
 
@@ -242,4 +211,33 @@ function objectStoreError(body: string): string {
   const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1];
   if (code !== undefined) return message === undefined ? code : `${code}: ${message}`;
   return body.trimStart().startsWith('<') ? '' : body.slice(0, 200);
+}
+
+/**
+ * An undici pool with the config's timeouts and TLS switch. For the tracking server a
+ * configured CA replaces the system's (as `requests` does with MLflow's cert path); for the
+ * object store behind presigned URLs, another host, it is trusted in addition to them.
+ */
+function newAgent(config: ResolvedMlflowConfig, peer: 'tracking server' | 'object store'): Agent {
+  const timeout = config.request_timeout_s * 1000;
+  const certPath = config.tracking_server_cert_path;
+  const ca =
+    certPath === undefined
+      ? undefined
+      : peer === 'tracking server'
+        ? readFileSync(certPath)
+        : [...rootCertificates, readFileSync(certPath, 'utf8')];
+  return new Agent({
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+    connectTimeout: Math.min(timeout, 30_000),
+    // MLflow's server (uvicorn) drops idle connections after 5 s: let ours go first, so a
+    // request never lands on a socket the server is closing.
+    keepAliveTimeout: 2_000,
+    keepAliveMaxTimeout: 2_000,
+    connect: {
+      rejectUnauthorized: !config.tracking_insecure_tls,
+      ...(ca === undefined ? {} : { ca }),
+    },
+  });
 }

@@ -27,7 +27,7 @@ const encoder = new TextEncoder();
  * ASCII strings are copied in without a TextEncoder round trip.
  */
 export class ProtobufWriter {
-  private buf: Uint8Array;
+  private buf: Uint8Array<ArrayBuffer>;
   private len = 0;
 
   /** `capacity`: the bytes to start with (the buffer doubles as needed). */
@@ -206,17 +206,29 @@ export class ProtobufWriter {
   }
 
   private reserve(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
+    this.buf = grownBuffer(this.buf, this.len, n);
   }
 }
 
+/**
+ * `buf` when `used + n` bytes fit in it, else a buffer of twice (or more) its size holding its
+ * first `used` bytes.
+ */
+export function grownBuffer(
+  buf: Uint8Array<ArrayBuffer>,
+  used: number,
+  n: number,
+): Uint8Array<ArrayBuffer> {
+  if (used + n <= buf.length) return buf;
+  let size = buf.length * 2;
+  while (size < used + n) size *= 2;
+  const next = new Uint8Array(size);
+  next.set(buf.subarray(0, used));
+  return next;
+}
+
 /** Bytes of the varint of a non-negative safe integer. */
-function varintSize(value: number): number {
+export function varintSize(value: number): number {
   let size = 1;
   while (value >= 0x80) {
     value = Math.floor(value / 0x80);

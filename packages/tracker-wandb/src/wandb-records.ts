@@ -9,7 +9,7 @@
  * run; wandb-records.test.ts checks the bytes against records captured from a
  * real offline run (`__fixtures__/wandb-0.30.0-records.json`).
  */
-import { ProtobufWriter } from './wandb-protobuf.js';
+import { grownBuffer, ProtobufWriter, varintSize } from './wandb-protobuf.js';
 
 /** Field numbers of the messages trackstack writes (wandb 0.30.0). */
 export const WANDB_FIELDS = {
@@ -429,15 +429,15 @@ export class HistoryRowEncoder {
     const itemsEnd = this.len;
     const itemsLength = itemsEnd - head;
     // Summary: num, then field 3 (SummaryRecord: its `update` items).
-    let at = head - varintLength(itemsLength);
+    let at = head - varintSize(itemsLength);
     writeVarint(this.buf, at, itemsLength);
     this.buf[--at] = (F.Record.summary << 3) | 2;
-    at -= varintLength(num);
+    at -= varintSize(num);
     writeVarint(this.buf, at, num);
     this.buf[--at] = (F.Record.num << 3) | 0;
     emit(this.buf.subarray(at, itemsEnd));
     // History: num + 1, then field 2 (HistoryRecord: the items, then `step`).
-    const stepInner = step === 0 ? 0 : 1 + varintLength(step);
+    const stepInner = step === 0 ? 0 : 1 + varintSize(step);
     this.reserve(2 + stepInner);
     let end = itemsEnd;
     this.buf[end++] = (F.HistoryRecord.step << 3) | 2;
@@ -447,10 +447,10 @@ export class HistoryRowEncoder {
       end = writeVarint(this.buf, end, step);
     }
     const historyLength = end - head;
-    at = head - varintLength(historyLength);
+    at = head - varintSize(historyLength);
     writeVarint(this.buf, at, historyLength);
     this.buf[--at] = (F.Record.history << 3) | 2;
-    at -= varintLength(num + 1);
+    at -= varintSize(num + 1);
     writeVarint(this.buf, at, num + 1);
     this.buf[--at] = (F.Record.num << 3) | 0;
     emit(this.buf.subarray(at, end));
@@ -588,19 +588,14 @@ export class HistoryRowEncoder {
   }
 
   private reserve(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
+    this.buf = grownBuffer(this.buf, this.len, n);
   }
 }
 
 /** `HistoryItem.nested_key` with one element: tag, length, UTF-8 bytes. */
 function nestedKeyBytes(name: string): Uint8Array {
   const text = utf8.encode(name);
-  const out = new Uint8Array(1 + varintLength(text.length) + text.length);
+  const out = new Uint8Array(1 + varintSize(text.length) + text.length);
   out[0] = (F.HistoryItem.nested_key << 3) | 2;
   const at = writeVarint(out, 1, text.length);
   out.set(text, at);
@@ -615,15 +610,6 @@ const EXACT_POWERS = Array.from({ length: 19 }, (_, i) => 10 ** i);
 const STEP_KEY = nestedKeyBytes('_step');
 const TIMESTAMP_KEY = nestedKeyBytes('_timestamp');
 const RUNTIME_KEY = nestedKeyBytes('_runtime');
-
-function varintLength(value: number): number {
-  let size = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80);
-    size += 1;
-  }
-  return size;
-}
 
 /** A non-negative safe integer's varint at `at`; returns the offset after it. */
 function writeVarint(buf: Uint8Array, at: number, value: number): number {

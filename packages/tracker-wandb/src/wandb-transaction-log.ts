@@ -20,6 +20,7 @@
  */
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
+import { grownBuffer } from './wandb-protobuf.js';
 
 export const WANDB_LOG_BLOCK_SIZE = 32_768;
 export const WANDB_LOG_HEADER_SIZE = 7;
@@ -225,11 +226,8 @@ export class WandbTransactionLogWriter {
   }
 
   private reserve(n: number): void {
-    if (this.pendingBytes + n <= this.pending.length) return;
-    let size = this.pending.length * 2;
-    while (size < this.pendingBytes + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.pending.subarray(0, this.pendingBytes));
+    const next = grownBuffer(this.pending, this.pendingBytes, n);
+    if (next === this.pending) return;
     this.pending = next;
     this.pendingView = new DataView(next.buffer);
   }

@@ -45,23 +45,28 @@ async function project(name: string, packages: string[]): Promise<string> {
     join(dir, 'package.json'),
     JSON.stringify({ name, private: true, type: 'module' }),
   );
-  execFileSync(
+  // npm runs under the node on PATH (the one under test). At `http` level its log shows each
+  // request and retry, so a failure says why (e.g. SELF_SIGNED_CERT_IN_CHAIN when npm's
+  // `cafile` is not found: see scripts/test-node-versions.mjs).
+  const install = spawnSync(
     'npm',
     [
       'install',
       '--no-audit',
       '--no-fund',
-      '--loglevel=error',
+      '--loglevel=http',
       ...packages,
       'typescript@5.9',
       '@types/node@20',
     ],
-    {
-      cwd: dir,
-      stdio: 'pipe',
-      timeout: 240_000,
-    },
+    { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 },
   );
+  if (install.status !== 0) {
+    const log = `${install.stdout}${install.stderr}`.trim().split('\n').slice(-40).join('\n');
+    throw new Error(
+      `npm install ${install.error ? `failed (${install.error.message})` : `exited ${install.status}`} under node ${process.version}:\n${log}`,
+    );
+  }
   await writeFile(
     join(dir, 'tsconfig.json'),
     JSON.stringify({

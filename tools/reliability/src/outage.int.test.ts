@@ -26,9 +26,8 @@ import { MlflowExperimentTracker } from '@trackstack/tracker-mlflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accepting, stopListener } from './support/processes.js';
 import {
-  cursorOf,
-  journalHeads,
-  percentile,
+  CallTimer,
+  caughtUp,
   recordFigures,
   recordingLogger,
   round,
@@ -82,9 +81,8 @@ describe('MLflow outage', () => {
     const dbPath = join(server.dir, 'mlflow.db');
     const dbInode = statSync(dbPath).ino;
 
-    const latencies = new Float64Array(200_000);
-    let calls = 0;
-    let throws = 0;
+    const timer = new CallTimer();
+    const timed = (fn: () => void) => timer.timed(fn);
     let stop = false;
     let loss = 0;
     let ab = 0;
@@ -95,17 +93,6 @@ describe('MLflow outage', () => {
     const heapTimer = setInterval(() => {
       heapMax = Math.max(heapMax, process.memoryUsage().heapUsed);
     }, 250);
-
-    const timed = (fn: () => void) => {
-      const t0 = performance.now();
-      try {
-        fn();
-      } catch {
-        throws += 1;
-      }
-      if (calls < latencies.length) latencies[calls] = performance.now() - t0;
-      calls += 1;
-    };
 
     const loop = (async () => {
       let step = 0;
@@ -130,7 +117,7 @@ describe('MLflow outage', () => {
 
     const t0 = Date.now();
     await sleep(BEFORE_S * 1000);
-    const callsBefore = calls;
+    const callsBefore = timer.calls;
 
     // The outage: the server's process group is stopped; the port refuses connections.
     const downAt = Date.now();
@@ -153,7 +140,7 @@ describe('MLflow outage', () => {
     const run2Uid = run2.uid;
 
     await sleep(Math.max(0, OUTAGE_S * 1000 - (Date.now() - downAt)));
-    const callsDuring = calls - callsBefore;
+    const callsDuring = timer.calls - callsBefore;
     const restartAt = Date.now();
     await server.restart();
     const upAt = Date.now();
@@ -164,16 +151,7 @@ describe('MLflow outage', () => {
 
     // Time to recover: until every record journaled before the restart is acknowledged.
     run.flushToJournal();
-    const target = journalHeads(run.dir);
-    let recoveredAt: number | undefined;
-    while (Date.now() - upAt < 60_000) {
-      const cursor = cursorOf(run.dir, 'mlflow');
-      if (Object.entries(target).every(([segment, q]) => (cursor[segment] ?? 0) >= q)) {
-        recoveredAt = Date.now();
-        break;
-      }
-      await sleep(100);
-    }
+    const recoveredAt = await caughtUp(run.dir, 'mlflow', 60_000);
 
     await sleep(Math.max(0, AFTER_S * 1000 - (Date.now() - upAt)));
     stop = true;
@@ -188,19 +166,13 @@ describe('MLflow outage', () => {
     ]);
     const endMs = Date.now() - endStarted;
 
-    const sorted = latencies.slice(0, Math.min(calls, latencies.length)).sort();
     const figures = {
       outageSeconds: OUTAGE_S,
       loggedForSeconds: round(loggedFor / 1000, 1),
-      calls,
+      calls: timer.calls,
       callsDuringOutage: callsDuring,
-      throws,
-      latencyMs: {
-        p50: round(percentile(sorted, 50), 4),
-        p99: round(percentile(sorted, 99), 4),
-        p999: round(percentile(sorted, 99.9), 4),
-        max: round(percentile(sorted, 100), 3),
-      },
+      throws: timer.throws,
+      latencyMs: timer.latencyMs(),
       points: { loss, a: ab, b: ab, during },
       restartSeconds: round((upAt - restartAt) / 1000, 1),
       recoverSecondsAfterRestart:
@@ -213,7 +185,7 @@ describe('MLflow outage', () => {
     await recordFigures('outage', figures);
 
     // Never throws, never waits.
-    expect(throws).toBe(0);
+    expect(timer.throws).toBe(0);
     expect(callsDuring).toBeGreaterThan(OUTAGE_S * 100);
     expect(figures.latencyMs.max).toBeLessThan(MAX_CALL_MS);
     expect(figures.latencyMs.p999).toBeLessThan(P999_CALL_MS);

@@ -27,9 +27,8 @@ import { WandbExperimentTracker } from '@trackstack/tracker-wandb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accepting } from './support/processes.js';
 import {
-  cursorOf,
-  journalHeads,
-  percentile,
+  CallTimer,
+  caughtUp,
   recordFigures,
   recordingLogger,
   round,
@@ -96,23 +95,12 @@ describe('W&B outage', () => {
     run.logParams({ lr: 0.01, optimizer: { name: 'adam', beta1: 0.9 }, layers: [64, 32] });
     run.setTags({ phase: 'before' });
 
-    const latencies = new Float64Array(200_000);
-    let calls = 0;
-    let throws = 0;
+    const timer = new CallTimer();
+    const timed = (fn: () => void) => timer.timed(fn);
     let stop = false;
     let steps = 0;
     let during = 0;
     let run2: Run | undefined;
-    const timed = (fn: () => void) => {
-      const t0 = performance.now();
-      try {
-        fn();
-      } catch {
-        throws += 1;
-      }
-      if (calls < latencies.length) latencies[calls] = performance.now() - t0;
-      calls += 1;
-    };
 
     const loop = (async () => {
       while (!stop) {
@@ -132,7 +120,7 @@ describe('W&B outage', () => {
 
     const t0 = Date.now();
     await sleep(BEFORE_S * 1000);
-    const callsBefore = calls;
+    const callsBefore = timer.calls;
     const requestsBefore = server.requests.length;
 
     // The outage: nothing answers on the port W&B was reached at.
@@ -156,23 +144,14 @@ describe('W&B outage', () => {
     const run2StartMs = performance.now() - startedAt;
 
     await sleep(Math.max(0, OUTAGE_S * 1000 - (Date.now() - downAt)));
-    const callsDuring = calls - callsBefore;
+    const callsDuring = timer.calls - callsBefore;
     const requestsDuring = server.requests.length - requestsBefore;
     proxy = await startFaultProxy(server.url, { port });
     const upAt = Date.now();
 
     // Time to recover: until every record journaled before W&B came back is acknowledged.
     run.flushToJournal();
-    const target = journalHeads(run.dir);
-    let recoveredAt: number | undefined;
-    while (Date.now() - upAt < 60_000) {
-      const cursor = cursorOf(run.dir, 'wandb');
-      if (Object.entries(target).every(([segment, q]) => (cursor[segment] ?? 0) >= q)) {
-        recoveredAt = Date.now();
-        break;
-      }
-      await sleep(100);
-    }
+    const recoveredAt = await caughtUp(run.dir, 'wandb', 60_000);
 
     await sleep(Math.max(0, AFTER_S * 1000 - (Date.now() - upAt)));
     stop = true;
@@ -185,20 +164,14 @@ describe('W&B outage', () => {
     ]);
     const endMs = Date.now() - endStarted;
 
-    const sorted = latencies.slice(0, Math.min(calls, latencies.length)).sort();
     const figures = {
       outageSeconds: OUTAGE_S,
       paceSeconds: PACE_S,
       loggedForSeconds: round(loggedFor / 1000, 1),
-      calls,
+      calls: timer.calls,
       callsDuringOutage: callsDuring,
-      throws,
-      latencyMs: {
-        p50: round(percentile(sorted, 50), 4),
-        p99: round(percentile(sorted, 99), 4),
-        p999: round(percentile(sorted, 99.9), 4),
-        max: round(percentile(sorted, 100), 3),
-      },
+      throws: timer.throws,
+      latencyMs: timer.latencyMs(),
       rows: { steady: steps, during },
       requestsReachingServerDuringOutage: requestsDuring,
       recoverSecondsAfterRestart:
@@ -210,7 +183,7 @@ describe('W&B outage', () => {
     await recordFigures('wandb-outage', figures);
 
     // Never throws, never waits; the outage was real.
-    expect(throws).toBe(0);
+    expect(timer.throws).toBe(0);
     expect(requestsDuring).toBe(0);
     expect(callsDuring).toBeGreaterThan(OUTAGE_S * 100);
     expect(figures.latencyMs.max).toBeLessThan(MAX_CALL_MS);

@@ -200,3 +200,57 @@ export function recordingLogger(): Logger & { lines: string[] } {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Times logging calls: counts them and their throws, keeps the first `capacity` latencies. */
+export class CallTimer {
+  calls = 0;
+  throws = 0;
+  private readonly latencies: Float64Array;
+
+  constructor(capacity = 200_000) {
+    this.latencies = new Float64Array(capacity);
+  }
+
+  timed(fn: () => void): void {
+    const t0 = performance.now();
+    try {
+      fn();
+    } catch {
+      this.throws += 1;
+    }
+    if (this.calls < this.latencies.length) this.latencies[this.calls] = performance.now() - t0;
+    this.calls += 1;
+  }
+
+  /** p50, p99, p99.9 and max of the kept latencies, in ms. */
+  latencyMs(): { p50: number; p99: number; p999: number; max: number } {
+    const sorted = this.latencies.slice(0, Math.min(this.calls, this.latencies.length)).sort();
+    return {
+      p50: round(percentile(sorted, 50), 4),
+      p99: round(percentile(sorted, 99), 4),
+      p999: round(percentile(sorted, 99.9), 4),
+      max: round(percentile(sorted, 100), 3),
+    };
+  }
+}
+
+/**
+ * Waits (up to `timeoutMs`) until `destination` acknowledged every record the run's journal
+ * held when called; returns when that happened (`Date.now()`), or undefined on timeout.
+ */
+export async function caughtUp(
+  runDir: string,
+  destination: string,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const target = journalHeads(runDir);
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    const cursor = cursorOf(runDir, destination);
+    if (Object.entries(target).every(([segment, q]) => (cursor[segment] ?? 0) >= q)) {
+      return Date.now();
+    }
+    await sleep(100);
+  }
+  return undefined;
+}
