@@ -4,7 +4,7 @@
  * outside the monorepo (no workspace links), typechecked with tsc, and run.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type MlflowServer, startMlflowServer } from '@trackstack/test-harness';
@@ -120,7 +120,11 @@ console.log(JSON.stringify({ version: VERSION, status: report.status, loss, flav
     );
     compile(dir);
     const out = JSON.parse(run(dir, 'out/main.js'));
-    expect(out).toEqual({ version: '0.1.0', status: 'FINISHED', loss: 1 / 3, flavor: 'local' });
+    // VERSION is filled in at build: the packed package.json's version (a release bumps it).
+    const { version } = JSON.parse(
+      await readFile(join(root, 'packages/core/package.json'), 'utf8'),
+    ) as { version: string };
+    expect(out).toEqual({ version, status: 'FINISHED', loss: 1 / 3, flavor: 'local' });
     const cli = spawnSync(join(dir, 'node_modules/.bin/trackstack'), ['runs', 'list', '--json'], {
       cwd: dir,
       encoding: 'utf8',
