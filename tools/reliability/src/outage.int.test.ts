@@ -28,26 +28,26 @@ import { accepting, stopListener } from './support/processes.js';
 import {
   CallTimer,
   caughtUp,
+  MAX_CALL_MS,
+  OUTAGE_AFTER_S,
+  OUTAGE_BEFORE_S,
+  outageSeconds,
+  P999_CALL_MS,
   recordFigures,
   recordingLogger,
   round,
   sleep,
 } from './support/util.js';
 
-const OUTAGE_S = Number(process.env.TRACKSTACK_OUTAGE_SECONDS ?? 60);
-const BEFORE_S = 10;
-const AFTER_S = 20;
-/** Latency bounds: p100 includes GC pauses and the synchronous journal write of a full buffer. */
-const MAX_CALL_MS = 20;
-const P999_CALL_MS = 2;
+const OUTAGE_S = outageSeconds();
+const BEFORE_S = OUTAGE_BEFORE_S;
+const AFTER_S = OUTAGE_AFTER_S;
 
 let server: MlflowServer;
 let oracle: MlflowOracle;
 let storeDir: string;
 
 beforeAll(async () => {
-  if (!Number.isFinite(OUTAGE_S) || OUTAGE_S <= 0)
-    throw new Error('TRACKSTACK_OUTAGE_SECONDS must be a positive number');
   server = await startMlflowServer();
   oracle = new MlflowOracle(server.env.python, server.url);
   storeDir = await mkdtemp(join(tmpdir(), 'trackstack-outage-'));

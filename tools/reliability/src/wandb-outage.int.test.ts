@@ -29,28 +29,28 @@ import { accepting } from './support/processes.js';
 import {
   CallTimer,
   caughtUp,
+  MAX_CALL_MS,
+  OUTAGE_AFTER_S,
+  OUTAGE_BEFORE_S,
+  outageSeconds,
+  P999_CALL_MS,
   recordFigures,
   recordingLogger,
   round,
   sleep,
 } from './support/util.js';
 
-const OUTAGE_S = Number(process.env.TRACKSTACK_OUTAGE_SECONDS ?? 60);
-const BEFORE_S = 10;
-const AFTER_S = 20;
+const OUTAGE_S = outageSeconds();
+const BEFORE_S = OUTAGE_BEFORE_S;
+const AFTER_S = OUTAGE_AFTER_S;
 /** Seconds between two history writes of a run (W&B's client: 15). */
 const PACE_S = 2;
-/** Latency bounds, as for MLflow: p100 includes GC pauses and a full buffer's journal write. */
-const MAX_CALL_MS = 20;
-const P999_CALL_MS = 2;
 
 let server: WandbServer;
 let proxy: FaultProxy;
 let storeDir: string;
 
 beforeAll(async () => {
-  if (!Number.isFinite(OUTAGE_S) || OUTAGE_S <= 0)
-    throw new Error('TRACKSTACK_OUTAGE_SECONDS must be a positive number');
   server = await startWandbServer();
   proxy = await startFaultProxy(server.url);
   storeDir = await mkdtemp(join(tmpdir(), 'trackstack-wandb-outage-'));

@@ -254,3 +254,21 @@ export async function caughtUp(
   }
   return undefined;
 }
+
+/** How long the outage tests keep a backend away (TRACKSTACK_OUTAGE_SECONDS, default 60). */
+export function outageSeconds(): number {
+  const seconds = Number(process.env.TRACKSTACK_OUTAGE_SECONDS ?? 60);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new Error('TRACKSTACK_OUTAGE_SECONDS must be a positive number');
+  return seconds;
+}
+
+/** The outage tests' shape: seconds of logging before the outage and after the backend is back. */
+export const OUTAGE_BEFORE_S = 10;
+export const OUTAGE_AFTER_S = 20;
+/**
+ * Per-call latency bounds of the outage tests: p100 includes GC pauses and the synchronous
+ * journal write of a full buffer.
+ */
+export const MAX_CALL_MS = 20;
+export const P999_CALL_MS = 2;
