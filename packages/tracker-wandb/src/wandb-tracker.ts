@@ -154,6 +154,14 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     const tags = [...this.config.tags, ...runTags(init.tags)];
     const group = this.config.group ?? init.tags['zenml.pipeline_run'];
     const runId = this.wandbRunId(init);
+    const state = this.newState(
+      this.settings.entity ?? '',
+      project,
+      runId,
+      init.uid,
+      init.startTime,
+      tags,
+    );
     if (this.settings.mode === 'offline') {
       if (!/^[A-Za-z0-9_-]+$/.test(runId)) {
         throw new WandbError(`W&B offline run ids name directories: ${JSON.stringify(runId)}`, {
@@ -173,14 +181,6 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
         tags,
         startTimeMs: init.startTime,
       });
-      const state = this.newState(
-        this.settings.entity ?? '',
-        project,
-        runId,
-        init.uid,
-        init.startTime,
-        tags,
-      );
       state.offline = offline;
       this.states.set(runId, state);
       return {
@@ -191,14 +191,6 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     }
     // The W&B run id is derived from the run (run_id_strategy): a retried create upserts the same run.
     await this.client.serverFeatures();
-    const state = this.newState(
-      this.settings.entity ?? '',
-      project,
-      runId,
-      init.uid,
-      init.startTime,
-      tags,
-    );
     const resume = this.config.resume;
     if (resume !== undefined) {
       // As wandb.init(resume=...): ask W&B first, and continue what it has.
