@@ -10,8 +10,12 @@
  * `--writer`: the writer alone instead, for comparison: WandbOfflineRun (also
  * public) with `history(step, values, timestamp)` per row, `exit(0)` and
  * `close()` (one fsync at the end), no trackstack run, journal or delivery.
+ *
+ * `--profile <file.cpuprofile>`: a V8 CPU profile of the timed span only (not
+ * start-up, not the check), for `node cpu-profile-top.mjs <file>`.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@trackstack/core';
@@ -23,7 +27,18 @@ import {
 import { options } from './lib.mjs';
 import { checkWandbLog } from './wandb-log-check.mjs';
 
-const { rows, keys, writer } = options({ rows: 20_000, keys: 10, writer: false });
+const { rows, keys, writer, profile } = options({
+  rows: 20_000,
+  keys: 10,
+  writer: false,
+  profile: '',
+});
+const profiler = profile === '' ? undefined : new Session();
+if (profiler !== undefined) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
+}
 const root = mkdtempSync(join(tmpdir(), 'trackstack-bench-wandb-offline-'));
 try {
   const storeDir = join(root, 'store');
@@ -39,6 +54,7 @@ try {
   let t1;
   if (writer) {
     const run = WandbOfflineRun.create({ dir: wandbDir, project: 'bench-wandb-offline' });
+    await profiler?.post('Profiler.start');
     c0 = process.cpuUsage();
     t0 = performance.now();
     for (let step = 0; step < rows; step++) run.history(step, row(step), Date.now());
@@ -54,6 +70,7 @@ try {
     });
     const wandb = new WandbExperimentTracker(config, { storeDir, logger: silentLogger });
     const run = await wandb.startRun({ experiment: 'bench-wandb-offline', logger: silentLogger });
+    await profiler?.post('Profiler.start');
     c0 = process.cpuUsage();
     t0 = performance.now();
     for (let step = 0; step < rows; step++) run.logMetrics(row(step), { step });
@@ -70,6 +87,10 @@ try {
   }
   const t2 = performance.now();
   const cpu = process.cpuUsage(c0);
+  if (profiler !== undefined) {
+    const { profile: recorded } = await profiler.post('Profiler.stop');
+    writeFileSync(profile, JSON.stringify(recorded));
+  }
   const runDirs = readdirSync(join(wandbDir, 'wandb')).filter((d) => d.startsWith('offline-run-'));
   if (runDirs.length !== 1) throw new Error(`expected one offline run, found ${runDirs}`);
   const runDir = join(wandbDir, 'wandb', runDirs[0]);

@@ -10,6 +10,7 @@ export {
   type StepRunResult,
   type TrackerOptions,
 } from './base-tracker.js';
+export { forEachMetric, type MetricVisitor } from './engine/metric-batch.js';
 // Runs
 export { currentRun } from './context.js';
 export {

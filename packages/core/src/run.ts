@@ -395,7 +395,8 @@ export class Run implements AsyncDisposable {
    */
   flushToJournal(): void {
     if (this.parts.writer.closed) return;
-    const metrics = this.buffer.drain();
+    const drained = this.buffer.drain(this.parts.writer.hasTail);
+    const metrics = drained?.block;
     const console = this.parts.console.drain();
     if (
       metrics === undefined &&
@@ -417,7 +418,7 @@ export class Run implements AsyncDisposable {
       (console?.length ?? 0);
     this.pendingParams = [];
     this.pendingTags = [];
-    this.parts.writer.append<BatchRecord>(record);
+    this.parts.writer.append<BatchRecord>(record, drained?.columns);
     this.wakeDeliveries();
   }
 

@@ -20,7 +20,7 @@ import { randomInt } from 'node:crypto';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, posix, sep } from 'node:path';
-import type { MetricPoint } from '@trackstack/core';
+import { forEachMetric, type WriteBatch } from '@trackstack/core';
 import { VERSION } from './version.js';
 import {
   encodeRecord,
@@ -78,13 +78,13 @@ function checkedKey(encoder: HistoryRowEncoder, name: string, value: unknown): H
 /**
  * Package-internal (index.ts does not export it): writes a batch's metric
  * points as history rows, as `history()` per row of consecutive same-step
- * points would, without making an object per row.
+ * points would, without making an object per row or per point.
  */
-export let writeHistoryPoints: (run: WandbOfflineRun, points: readonly MetricPoint[]) => void;
+export let writeHistoryPoints: (run: WandbOfflineRun, batch: WriteBatch) => void;
 
 export class WandbOfflineRun {
   static {
-    writeHistoryPoints = (run, points) => run.historyPoints(points);
+    writeHistoryPoints = (run, batch) => run.historyPoints(batch);
   }
 
   readonly runId: string;
@@ -213,27 +213,30 @@ export class WandbOfflineRun {
 
   /**
    * What `history` does for each row of consecutive same-step points (the
-   * row's timestamp is the latest of its points'), straight from the points:
-   * no object or Map per row. Package-internal: see `writeHistoryPoints`.
+   * row's timestamp is the latest of its points'), straight from the batch's
+   * columns (`forEachMetric`). Package-internal: see `writeHistoryPoints`.
    */
-  private historyPoints(points: readonly MetricPoint[]): void {
+  private historyPoints(batch: WriteBatch): void {
     const encoder = this.rows;
     const keys = this.scratchKeys;
     const numbers = this.scratchValues;
-    const count = points.length;
-    let i = 0;
-    while (i < count) {
-      const first = points[i]!;
-      const step = first.step;
-      let timestampMs = first.timestamp;
-      let n = 0;
-      for (; i < count; i++) {
-        const point = points[i]!;
-        if (point.step !== step) break;
-        keys[n] = checkedKey(encoder, point.key, point.value);
-        numbers[n++] = point.value;
-        if (point.timestamp > timestampMs) timestampMs = point.timestamp;
+    let step = -1;
+    let timestampMs = 0;
+    let n = 0;
+    forEachMetric(batch, (key, value, pointStep, timestamp) => {
+      if (n > 0 && pointStep !== step) {
+        this.checkRow(step, timestampMs);
+        this.applyRow(step, n, timestampMs);
+        n = 0;
       }
+      if (n === 0) {
+        step = pointStep;
+        timestampMs = timestamp;
+      } else if (timestamp > timestampMs) timestampMs = timestamp;
+      keys[n] = checkedKey(encoder, key, value);
+      numbers[n++] = value;
+    });
+    if (n > 0) {
       this.checkRow(step, timestampMs);
       this.applyRow(step, n, timestampMs);
     }

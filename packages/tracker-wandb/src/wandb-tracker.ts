@@ -104,6 +104,17 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
   }
 
   override get limits(): FlavorLimits {
+    if (this.config.mode === 'offline') {
+      // One fsync of the .wandb file per batch; a batch's points stay journal columns until written.
+      return {
+        ...DEFAULT_LIMITS,
+        maxMetricsPerBatch: 200_000,
+        maxParamsPerBatch: 10_000,
+        maxTagsPerBatch: 1_000,
+        maxEntitiesPerBatch: 200_000,
+        maxBatchBytes: 64_000_000,
+      };
+    }
     // W&B has no per-request entity limits; a file_stream request stays well under its ~10 MiB cap.
     return {
       ...DEFAULT_LIMITS,
@@ -288,7 +299,7 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     }
     if (state.offline !== undefined) {
       if (batch.params.length > 0) state.offline.config(configUpdate);
-      writeHistoryPoints(state.offline, batch.metrics);
+      writeHistoryPoints(state.offline, batch);
       writeOfflineConsole(state, batch.console ?? []);
       state.offline.flush();
       return;

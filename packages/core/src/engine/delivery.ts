@@ -27,8 +27,10 @@ import {
   type DecodedMetrics,
   decodeMetrics,
   JournalReader,
+  type JournalTail,
   recordEvents,
 } from './journal.js';
+import { lazyMetricsBatch, type MetricSlice } from './metric-batch.js';
 import { type RetryPolicy, retryDelay, sleep } from './retry.js';
 import { RunDir, type SegmentCursor } from './run-dir.js';
 
@@ -45,6 +47,8 @@ export interface DeliveryOptions {
   init: () => Promise<RunInit>;
   /** Segments to deliver, in order. */
   segments: string[];
+  /** The segment this process is writing, and its writer's in-memory tail. */
+  live?: { segment: string; tail: JournalTail } | undefined;
   retry: RetryPolicy;
   logger: Logger;
   /** When every segment is read and none held an end record, finish the run with this status. */
@@ -72,7 +76,7 @@ interface Segment {
 type Task =
   | {
       kind: 'write';
-      /** `batch.metrics` stays empty until the task runs: the points wait in `metrics`. */
+      /** Its points are `metrics` (shared with the batch): `batch.metrics` is built on first read. */
       batch: WriteBatch;
       metrics: MetricSlice[];
       metricCount: number;
@@ -85,18 +89,6 @@ type Task =
 interface Part {
   segment: Segment;
   record: PendingRecord;
-}
-
-/**
- * Points `[start, end)` of a journal block's decoded columns. Queued batches
- * hold these rather than a MetricPoint per point: the objects are made when
- * the batch goes to the flavor, so the read-ahead costs columns, not objects
- * that outlive a few garbage collections.
- */
-interface MetricSlice {
-  columns: DecodedMetrics;
-  start: number;
-  end: number;
 }
 
 interface OpenBatch {
@@ -287,7 +279,10 @@ export class Delivery {
     for (const name of this.options.segments) {
       this.segments.push({
         name,
-        reader: new JournalReader(this.options.runDir.segmentPath(name)),
+        reader: new JournalReader(
+          this.options.runDir.segmentPath(name),
+          this.options.live?.segment === name ? this.options.live.tail : undefined,
+        ),
         cursor: await this.options.runDir.readCursor(this.destination, name),
         pending: [],
         dirty: false,
@@ -538,11 +533,11 @@ export class Delivery {
     const batch = this.open;
     if (batch === undefined) return;
     this.open = undefined;
-    const write: WriteBatch = {
-      params: [...batch.params].map(([key, value]) => ({ key, value })),
-      tags: [...batch.tags].map(([key, value]) => ({ key, value })),
-      metrics: [],
-    };
+    const write = lazyMetricsBatch(
+      [...batch.params].map(([key, value]) => ({ key, value })),
+      [...batch.tags].map(([key, value]) => ({ key, value })),
+      batch.metrics,
+    );
     if (batch.console.size > 0) write.console = sortedLines(batch.console.values());
     this.tasks.push({
       kind: 'write',
@@ -658,7 +653,6 @@ export class Delivery {
       try {
         switch (task.kind) {
           case 'write':
-            materialize(task);
             await this.tracker.writeBatch(ref, task.batch);
             break;
           case 'artifact':
@@ -752,20 +746,6 @@ export class Delivery {
       await this.options.runDir.writeCursor(this.destination, segment.name, {
         ...segment.cursor,
       });
-    }
-  }
-}
-
-/** Makes the task's MetricPoints, in journal order, once (a retry sends the same batch). */
-function materialize(task: Extract<Task, { kind: 'write' }>): void {
-  const slices = task.metrics;
-  if (slices.length === 0) return;
-  task.metrics = [];
-  const points = task.batch.metrics;
-  for (const { columns, start, end } of slices) {
-    const { keys, k, v, s, ts } = columns;
-    for (let i = start; i < end; i++) {
-      points.push({ key: keys[k[i]!]!, value: v[i]!, step: s[i]!, timestamp: ts[i]! });
     }
   }
 }

@@ -105,7 +105,12 @@ export interface DecodedMetrics {
   ts: Float64Array;
 }
 
+/** Columns of blocks that this process logged, kept in memory (see JournalTail): no base64 to undo. */
+const liveColumns = new WeakMap<MetricsBlock, DecodedMetrics>();
+
 export function decodeMetrics(block: MetricsBlock): DecodedMetrics {
+  const live = liveColumns.get(block);
+  if (live !== undefined) return live;
   const n = block.n;
   return {
     keys: block.keys,
@@ -134,16 +139,107 @@ function columnBytes(
   return [out, 0, n];
 }
 
+interface TailEntry {
+  /** Byte offsets of the record's line in the segment: `[start, end)`, newline included. */
+  start: number;
+  end: number;
+  record: JournalRecord;
+  /** Memory the entry holds, for the bound. */
+  cost: number;
+}
+
+/**
+ * The newest records of the segment this process writes, as they were
+ * appended, so that a delivery following the segment takes them from memory
+ * instead of reading, parsing and decoding the lines it just wrote. Metric
+ * columns are kept decoded (the typed arrays, not the base64 of the line).
+ *
+ * Bounded: the oldest records leave when it holds more than `maxBytes`, and a
+ * reader that is behind (the backend was down, it lags) reads those from the
+ * file, as `sync` does. The file stays the only source of truth: the tail
+ * holds only complete lines, at the byte offsets the file has them.
+ */
+export class JournalTail {
+  private readonly entries: TailEntry[] = [];
+  private head = 0;
+  private bytes = 0;
+  private readonly maxBytes: number;
+
+  constructor(maxBytes = 8 * 1024 * 1024) {
+    this.maxBytes = maxBytes;
+  }
+
+  add(start: number, end: number, record: JournalRecord, cost: number): void {
+    this.entries.push({ start, end, record, cost });
+    this.bytes += cost;
+    while (this.bytes > this.maxBytes && this.head < this.entries.length) {
+      this.bytes -= this.entries[this.head]!.cost;
+      this.head += 1;
+    }
+    // Drop the evicted entries' slots now and then, not on every add.
+    if (this.head > 64 && this.head * 2 > this.entries.length) {
+      this.entries.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Whether it holds the line that starts at `offset`. */
+  has(offset: number): boolean {
+    return this.entries[this.search(offset)]?.start === offset;
+  }
+
+  /** The records whose lines follow one another from `offset` on, up to about `maxBytes` of lines. */
+  from(offset: number, maxBytes: number): TailEntry[] {
+    const entries = this.entries;
+    const out: TailEntry[] = [];
+    let at = offset;
+    for (let i = this.search(offset); i < entries.length && entries[i]!.start === at; i++) {
+      out.push(entries[i]!);
+      at = entries[i]!.end;
+      if (at - offset >= maxBytes) break;
+    }
+    return out;
+  }
+
+  /** Index of the first kept entry that starts at or after `offset`. */
+  private search(offset: number): number {
+    const entries = this.entries;
+    let lo = this.head;
+    let hi = entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (entries[mid]!.start < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
 /** Appends records to one segment file. Writes are synchronous: a line is in the OS once `append` returns. */
 export class JournalWriter {
   readonly path: string;
   private fd: number | undefined;
   private nextSeq = 1;
+  /** Bytes in the file: where the next line starts. */
+  private size = 0;
+  private readonly tail: JournalTail | undefined;
 
-  constructor(path: string, header: Omit<HeaderRecord, 't' | 'v'>) {
+  constructor(
+    path: string,
+    header: Omit<HeaderRecord, 't' | 'v'>,
+    options: { tail?: JournalTail | undefined } = {},
+  ) {
     this.path = path;
+    this.tail = options.tail;
     this.fd = openSync(path, 'wx', 0o600);
-    this.writeLine({ t: 'h', v: JOURNAL_VERSION, ...header });
+    const record: HeaderRecord = { t: 'h', v: JOURNAL_VERSION, ...header };
+    const end = this.writeLine(record);
+    this.tail?.add(0, end, record, end);
+  }
+
+  /** Whether appended records are kept in an in-memory tail (then `append` wants metric columns). */
+  get hasTail(): boolean {
+    return this.tail !== undefined;
   }
 
   /** The sequence number the next record will get. */
@@ -151,10 +247,17 @@ export class JournalWriter {
     return this.nextSeq;
   }
 
-  append<R extends DataRecord>(record: Omit<R, 'q'>): R {
+  /**
+   * Appends a record. `columns` are the decoded columns of its metrics block,
+   * for the tail (the caller hands over arrays it will not change).
+   */
+  append<R extends DataRecord>(record: Omit<R, 'q'>, columns?: DecodedMetrics): R {
     const full = { ...record, q: this.nextSeq } as R;
-    this.writeLine(full);
+    const start = this.size;
+    const end = this.writeLine(full);
     this.nextSeq += 1;
+    // The line's length stands for the memory the entry holds (decoded columns take less).
+    this.tail?.add(start, end, tailRecord(full, columns), end - start);
     return full;
   }
 
@@ -173,7 +276,8 @@ export class JournalWriter {
     return this.fd === undefined;
   }
 
-  private writeLine(record: JournalRecord): void {
+  /** Writes one line; returns the file's size after it. */
+  private writeLine(record: JournalRecord): number {
     if (this.fd === undefined) {
       throw new TrackstackError('RUN_ENDED', `journal ${this.path} is closed`);
     }
@@ -186,7 +290,22 @@ export class JournalWriter {
       const line = Buffer.from(text, 'utf8');
       while (written < length) written += writeSync(this.fd, line, written, length - written);
     }
+    this.size += length;
+    return this.size;
   }
+}
+
+/**
+ * What the tail keeps of a record: a metrics block as its decoded columns
+ * (the base64 strings are dropped; `decodeMetrics` finds the columns),
+ * anything else as it is.
+ */
+function tailRecord(record: DataRecord, columns: DecodedMetrics | undefined): DataRecord {
+  if (record.t !== 'b' || record.m === undefined || columns === undefined) return record;
+  const { n, keys } = record.m;
+  const block: MetricsBlock = { n, keys, k: '', v: '', s: '', ts: '' };
+  liveColumns.set(block, columns);
+  return { ...record, m: block };
 }
 
 /**
@@ -200,32 +319,66 @@ export class JournalReader {
   private offset = 0;
   private line = 0;
   private pending: Buffer = Buffer.alloc(0);
+  private readonly tail: JournalTail | undefined;
   header: HeaderRecord | undefined;
 
-  constructor(path: string) {
+  /** `tail`: the in-memory tail of this segment's writer, when this process writes it. */
+  constructor(path: string, tail?: JournalTail) {
     this.path = path;
+    this.tail = tail;
   }
 
   async read(maxBytes = 4 * 1024 * 1024): Promise<DataRecord[]> {
+    // Part of a line read from the file, whose whole line the tail has: take it from there.
+    if (this.tail?.has(this.offset - this.pending.length) && this.pending.length > 0) {
+      this.offset -= this.pending.length;
+      this.pending = Buffer.alloc(0);
+    }
+    if (this.tail !== undefined && this.pending.length === 0) {
+      const entries = this.tail.from(this.offset, maxBytes);
+      if (entries.length > 0) {
+        const records: DataRecord[] = [];
+        for (const entry of entries) {
+          this.offset = entry.end;
+          this.line += 1;
+          if (entry.record.t === 'h') this.header = entry.record;
+          else records.push(entry.record);
+        }
+        return records;
+      }
+    }
     const handle = await open(this.path, 'r');
-    const chunks: Buffer[] = [this.pending];
-    let total = this.pending.length;
     try {
       const buffer = Buffer.allocUnsafe(Math.min(maxBytes, 1024 * 1024));
-      while (total < maxBytes) {
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.offset);
-        if (bytesRead === 0) break;
-        chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
-        this.offset += bytesRead;
-        total += bytesRead;
+      // Nothing comes back only when the file has no complete data line left: a line
+      // longer than maxBytes (or behind the header) is read to its end.
+      for (;;) {
+        const chunks: Buffer[] = [this.pending];
+        let total = this.pending.length;
+        let eof = false;
+        // At least one read each time round: what is pending may already be over maxBytes.
+        do {
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.offset);
+          if (bytesRead === 0) {
+            eof = true;
+            break;
+          }
+          chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
+          this.offset += bytesRead;
+          total += bytesRead;
+        } while (total < maxBytes);
+        const records = this.lines(Buffer.concat(chunks, total));
+        if (records.length > 0 || eof) return records;
       }
     } finally {
       await handle.close();
     }
-    const data = Buffer.concat(chunks, total);
+  }
+
+  /** Parses the complete lines of `data`; keeps the rest for the next read. */
+  private lines(data: Buffer): DataRecord[] {
     const lastNewline = data.lastIndexOf(10);
     this.pending = lastNewline === -1 ? data : data.subarray(lastNewline + 1);
-    if (lastNewline === -1) return [];
     const records: DataRecord[] = [];
     let start = 0;
     while (start <= lastNewline) {

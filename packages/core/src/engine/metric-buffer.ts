@@ -3,7 +3,7 @@
  * point. A key is validated once, when first seen, and gets an index; after
  * that a point costs a map lookup and four array stores.
  */
-import { encodeColumn, type MetricsBlock } from './journal.js';
+import { type DecodedMetrics, encodeColumn, type MetricsBlock } from './journal.js';
 
 export class MetricBuffer {
   readonly capacity: number;
@@ -49,8 +49,12 @@ export class MetricBuffer {
     return this.length === this.capacity;
   }
 
-  /** Encodes the buffered points as a journal block and empties the buffer. */
-  drain(): MetricsBlock | undefined {
+  /**
+   * Encodes the buffered points as a journal block and empties the buffer.
+   * With `keepColumns`, also returns copies of the block's columns (for the
+   * journal's in-memory tail).
+   */
+  drain(keepColumns = false): { block: MetricsBlock; columns?: DecodedMetrics } | undefined {
     const n = this.length;
     if (n === 0) return undefined;
     // Re-number keys so the block names only the keys it uses, in first-use order.
@@ -80,6 +84,14 @@ export class MetricBuffer {
       ts: encodeColumn(this.ts, n),
     };
     this.length = 0;
-    return block;
+    if (!keepColumns) return { block };
+    const columns: DecodedMetrics = {
+      keys,
+      k: k.slice(0, n),
+      v: this.v.slice(0, n),
+      s: this.s.slice(0, n),
+      ts: this.ts.slice(0, n),
+    };
+    return { block, columns };
   }
 }

@@ -17,7 +17,7 @@ import {
 } from '../validation.js';
 import { ConsoleRecorder } from './console.js';
 import { Delivery } from './delivery.js';
-import { JournalReader, JournalWriter } from './journal.js';
+import { JournalReader, JournalTail, JournalWriter } from './journal.js';
 import { MetricBuffer } from './metric-buffer.js';
 import { forgetRun, trackRun } from './process-hooks.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
@@ -171,16 +171,22 @@ export async function openRun(
   }
 
   const segment = dir.newSegmentName();
-  const writer = new JournalWriter(dir.segmentPath(segment), {
-    uid,
-    segment,
-    pid: process.pid,
-    host: meta.owner.host,
-    time: Date.now(),
-  });
+  const offline = (options.mode ?? process.env.TRACKSTACK_MODE) === 'offline';
+  // Deliveries take what this process journals from memory while they keep up.
+  const tail = offline || destinations.length === 0 ? undefined : new JournalTail();
+  const writer = new JournalWriter(
+    dir.segmentPath(segment),
+    {
+      uid,
+      segment,
+      pid: process.pid,
+      host: meta.owner.host,
+      time: Date.now(),
+    },
+    { tail },
+  );
   const retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const runMeta = meta;
-  const offline = (options.mode ?? process.env.TRACKSTACK_MODE) === 'offline';
   const deliveries = offline
     ? []
     : destinations.map(
@@ -190,6 +196,7 @@ export async function openRun(
             destination: destination.name,
             tracker: destination.tracker,
             segments: [...earlierSegments, segment],
+            live: tail === undefined ? undefined : { segment, tail },
             retry,
             logger,
             init: () => runInit(runMeta, destination, options.parent),

@@ -1,0 +1,176 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MetricPoint, WriteBatch } from '../types.js';
+import {
+  type BatchRecord,
+  type DataRecord,
+  decodeMetrics,
+  type EndRecord,
+  JournalReader,
+  JournalTail,
+  JournalWriter,
+} from './journal.js';
+import { forEachMetric, lazyMetricsBatch } from './metric-batch.js';
+import { MetricBuffer } from './metric-buffer.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'trackstack-tail-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const header = { uid: 'u1', segment: 's1', pid: 1, host: 'h', time: 0 };
+
+/** Journals `blocks` records of `perBlock` points (2 keys, steps counting up), plus a param and an end. */
+function writeJournal(writer: JournalWriter, blocks: number, perBlock: number): void {
+  const buffer = new MetricBuffer(perBlock);
+  const keys = [buffer.addKey('loss'), buffer.addKey('acc')];
+  let step = 0;
+  for (let b = 0; b < blocks; b++) {
+    for (let i = 0; i < perBlock; i++, step++) {
+      buffer.push(keys[i % 2]!, step / 7, step, 1_700_000_000_000 + step);
+    }
+    const drained = buffer.drain(writer.hasTail)!;
+    const record: Omit<BatchRecord, 'q'> = { t: 'b', m: drained.block };
+    if (b === 0) record.p = [['lr', '0.1']];
+    writer.append<BatchRecord>(record, drained.columns);
+  }
+  writer.append<EndRecord>({ t: 'e', status: 'FINISHED', time: 5 });
+}
+
+/** Records with their metric columns decoded, comparable across readers. */
+function comparable(records: DataRecord[]) {
+  return records.map((record) => {
+    if (record.t !== 'b' || record.m === undefined) return record;
+    const { k, v, s, ts, keys } = decodeMetrics(record.m);
+    return {
+      ...record,
+      m: { n: record.m.n, keys, k: [...k], v: [...v], s: [...s], ts: [...ts] },
+    };
+  });
+}
+
+async function readAllChunked(reader: JournalReader, maxBytes: number): Promise<DataRecord[]> {
+  const out: DataRecord[] = [];
+  for (;;) {
+    const records = await reader.read(maxBytes);
+    if (records.length === 0) return out;
+    out.push(...records);
+  }
+}
+
+describe('journal tail', () => {
+  it('gives a following reader the same records as the file, without reading it', async () => {
+    const path = join(dir, 'a.jsonl');
+    const tail = new JournalTail();
+    writeJournal(new JournalWriter(path, header, { tail }), 5, 1000);
+    const fromFile = await new JournalReader(path).readAll();
+    const live = new JournalReader(path, tail);
+    const fromTail = await readAllChunked(live, 1024 * 1024);
+    expect(fromFile).toHaveLength(6);
+    expect(comparable(fromTail)).toEqual(comparable(fromFile));
+    expect(live.header?.uid).toBe('u1');
+    // From memory: the tail's metric blocks carry no base64, only their columns.
+    const first = fromTail[0] as BatchRecord;
+    expect(first.m?.v).toBe('');
+    expect(decodeMetrics(first.m!).v[3]).toBe(3 / 7);
+  });
+
+  it('falls back to the file for what it evicted, then takes the rest from memory', async () => {
+    const path = join(dir, 'b.jsonl');
+    // Room for about two of the ~37 KB lines: the first records leave the tail.
+    const tail = new JournalTail(80_000);
+    writeJournal(new JournalWriter(path, header, { tail }), 8, 1000);
+    const fromFile = await new JournalReader(path).readAll();
+    // Small reads, so the reader comes out of the file at a line boundary and goes on from the tail.
+    const reader = new JournalReader(path, tail);
+    const mixed = await readAllChunked(reader, 20_000);
+    expect(comparable(mixed)).toEqual(comparable(fromFile));
+    const fromMemory = mixed.filter((r) => r.t === 'b' && r.m?.v === '');
+    expect(fromMemory.length).toBeGreaterThan(0);
+    expect(fromMemory.length).toBeLessThan(8);
+  });
+
+  it('returns a line longer than a read whole, never nothing while the file has more', async () => {
+    const path = join(dir, 'long.jsonl');
+    writeJournal(new JournalWriter(path, header), 3, 1000);
+    const reader = new JournalReader(path);
+    // Each line is ~37 KB; reads of 1 KB still return a record each time.
+    const first = await reader.read(1024);
+    expect(first.length).toBeGreaterThan(0);
+    const rest = await readAllChunked(reader, 1024);
+    expect([...first, ...rest].map((r) => r.q)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('serves records appended after the reader caught up', async () => {
+    const path = join(dir, 'c.jsonl');
+    const tail = new JournalTail();
+    const writer = new JournalWriter(path, header, { tail });
+    const reader = new JournalReader(path, tail);
+    expect(await reader.read()).toEqual([]);
+    writer.append<BatchRecord>({ t: 'b', p: [['a', '1']] });
+    expect(await reader.read()).toEqual([{ t: 'b', p: [['a', '1']], q: 1 }]);
+    expect(await reader.read()).toEqual([]);
+    writer.append<BatchRecord>({ t: 'b', g: [['t', 'x']] });
+    writer.append<EndRecord>({ t: 'e', status: 'FAILED', time: 9 });
+    expect((await reader.read()).map((r) => r.q)).toEqual([2, 3]);
+    expect(await new JournalReader(path).readAll()).toHaveLength(3);
+  });
+});
+
+describe('batches built from journal columns', () => {
+  function columnsBatch(): WriteBatch {
+    const buffer = new MetricBuffer(8);
+    const a = buffer.addKey('a');
+    const b = buffer.addKey('b');
+    for (let i = 0; i < 6; i++) buffer.push(i % 2 === 0 ? a : b, i * 1.5, i >> 1, 100 + i);
+    const { block, columns } = buffer.drain(true)!;
+    expect(decodeMetrics(block)).toEqual(columns);
+    return lazyMetricsBatch(
+      [],
+      [],
+      [
+        { columns: columns!, start: 1, end: 3 },
+        { columns: columns!, start: 4, end: 6 },
+      ],
+    );
+  }
+  const expected: MetricPoint[] = [
+    { key: 'b', value: 1.5, step: 0, timestamp: 101 },
+    { key: 'a', value: 3, step: 1, timestamp: 102 },
+    { key: 'a', value: 6, step: 2, timestamp: 104 },
+    { key: 'b', value: 7.5, step: 2, timestamp: 105 },
+  ];
+  const visited = (batch: WriteBatch) => {
+    const out: MetricPoint[] = [];
+    forEachMetric(batch, (key, value, step, timestamp) =>
+      out.push({ key, value, step, timestamp }),
+    );
+    return out;
+  };
+
+  it('visits the points of its slices in order, as `metrics` lists them', () => {
+    const batch = columnsBatch();
+    expect(visited(batch)).toEqual(expected);
+    expect(batch.metrics).toEqual(expected);
+    expect(batch.metrics).toBe(batch.metrics);
+    expect({ ...batch }.metrics).toEqual(expected);
+  });
+
+  it('visits what a flavor put in `metrics` once it was read or replaced', () => {
+    const read = columnsBatch();
+    read.metrics.pop();
+    expect(visited(read)).toEqual(expected.slice(0, 3));
+    const replaced = columnsBatch();
+    replaced.metrics = [expected[0]!];
+    expect(visited(replaced)).toEqual([expected[0]]);
+  });
+
+  it('visits a batch built by hand', () => {
+    expect(visited({ params: [], tags: [], metrics: expected })).toEqual(expected);
+  });
+});
