@@ -5,6 +5,7 @@ import { TrackstackError } from './errors.js';
 import {
   configJsonSchema,
   defineFlavor,
+  defineLazyFlavor,
   FLAVOR_TYPE,
   type Flavor,
   isFlavor,
@@ -154,6 +155,41 @@ describe('defineFlavor', () => {
     expect(isZodSchema(z.string())).toBe(true);
     expect(isZodSchema({})).toBe(false);
     expect(isZodSchema(null)).toBe(false);
+  });
+});
+
+// Core's own flavors build their schema with the zod core loads on first use.
+describe('defineLazyFlavor', () => {
+  it('builds the schema on the first read of configSchema, once', () => {
+    let builds = 0;
+    const schema = z.object({ a: z.string().default('x') });
+    const flavor = defineLazyFlavor({
+      name: 'lazy',
+      configSchema: () => {
+        builds += 1;
+        return schema;
+      },
+    });
+    expect(builds).toBe(0);
+    expect(isFlavor(flavor)).toBe(true);
+    expect(Object.isFrozen(flavor)).toBe(true);
+    expect(flavor).toMatchObject({ type: FLAVOR_TYPE, name: 'lazy', displayName: 'lazy' });
+    expect(builds).toBe(0);
+    expect(flavor.configSchema).toBe(schema);
+    expect(flavor.configSchema).toBe(schema);
+    expect(builds).toBe(1);
+    expect(parseConfig(flavor, {})).toEqual({ a: 'x' });
+  });
+
+  it('checks the name when defined and the schema when built, as defineFlavor does', () => {
+    expectTrackstackError(
+      () => defineLazyFlavor({ name: 'Bad Name', configSchema: () => z.object({}) }),
+      'INVALID_FLAVOR',
+    );
+    const flavor = defineLazyFlavor({ name: 'lazy-bad', configSchema: () => ({}) as never });
+    const error = expectTrackstackError(() => flavor.configSchema, 'INVALID_FLAVOR');
+    expect(error.message).toContain("flavor 'lazy-bad'");
+    expect(error.message).toContain('zod schema');
   });
 });
 

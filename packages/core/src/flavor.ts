@@ -7,9 +7,10 @@
  * through loose statics (`static flavorName`, `static configSchema`) is refused
  * with a message that says how to write it.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { BaseExperimentTracker, TrackerOptions } from './base-tracker.js';
 import { TrackstackError } from './errors.js';
+import { loadZod } from './zod.js';
 
 export const SPECIFICATION_VERSION = 'v1' as const;
 export type SpecificationVersion = typeof SPECIFICATION_VERSION;
@@ -65,30 +66,71 @@ export interface Flavor<S extends ConfigSchema = ConfigSchema> {
 }
 
 export function defineFlavor<S extends ConfigSchema>(definition: FlavorDefinition<S>): Flavor<S> {
-  if (typeof definition.name !== 'string' || !FLAVOR_NAME.test(definition.name)) {
+  checkFlavorName(definition.name);
+  checkConfigSchema(definition.name, definition.configSchema);
+  return makeFlavor(definition, { value: definition.configSchema });
+}
+
+/**
+ * `defineFlavor` for core's own flavors, whose schema is built with the zod
+ * core loads on first use: `configSchema` is a function, called (and its
+ * result checked as `defineFlavor` checks a schema) on the first read of the
+ * flavor's `configSchema`, so defining the flavor does not load zod.
+ */
+export function defineLazyFlavor<S extends ConfigSchema>(
+  definition: Omit<FlavorDefinition<S>, 'configSchema'> & { configSchema: () => S },
+): Flavor<S> {
+  checkFlavorName(definition.name);
+  let schema: S | undefined;
+  return makeFlavor(definition, {
+    get: () => {
+      if (schema === undefined) {
+        const built = definition.configSchema();
+        checkConfigSchema(definition.name, built);
+        schema = built;
+      }
+      return schema;
+    },
+  });
+}
+
+function checkFlavorName(name: unknown): void {
+  if (typeof name !== 'string' || !FLAVOR_NAME.test(name)) {
     throw new TrackstackError(
       'INVALID_FLAVOR',
-      `flavor name ${JSON.stringify(definition.name)} is not valid: use lower-case letters, digits, '-' and '_', starting with a letter`,
+      `flavor name ${JSON.stringify(name)} is not valid: use lower-case letters, digits, '-' and '_', starting with a letter`,
     );
   }
-  if (!isZodSchema(definition.configSchema)) {
+}
+
+function checkConfigSchema(name: string, schema: unknown): void {
+  if (!isZodSchema(schema)) {
     throw new TrackstackError(
       'INVALID_FLAVOR',
-      `flavor '${definition.name}': configSchema must be a zod schema (z.object({...}))`,
+      `flavor '${name}': configSchema must be a zod schema (z.object({...}))`,
     );
   }
-  return Object.freeze({
+}
+
+/** The frozen flavor; `configSchema` is a value or, for a lazy flavor, a getter. */
+function makeFlavor<S extends ConfigSchema>(
+  definition: Omit<FlavorDefinition<S>, 'configSchema'>,
+  configSchema: Pick<PropertyDescriptor, 'value' | 'get'>,
+): Flavor<S> {
+  const flavor = {
     [FLAVOR_MARKER]: true as const,
     type: FLAVOR_TYPE,
     name: definition.name,
     displayName: definition.displayName ?? definition.name,
-    configSchema: definition.configSchema,
+    configSchema: undefined as unknown as S,
     docsUrl: definition.docsUrl,
     sdkDocsUrl: definition.sdkDocsUrl,
     logoUrl: definition.logoUrl,
     specificationVersion: definition.specificationVersion ?? SPECIFICATION_VERSION,
     implementation: definition.implementation,
-  });
+  };
+  Object.defineProperty(flavor, 'configSchema', { ...configSchema, enumerable: true });
+  return Object.freeze(flavor);
 }
 
 export function isFlavor(value: unknown): value is Flavor {
@@ -194,10 +236,10 @@ function checkFlavor(value: unknown, from: string): asserts value is Flavor {
 
 /** The config schema as JSON Schema (draft 2020-12); secret fields carry `"secret": true`. */
 export function configJsonSchema(flavor: Flavor): Record<string, unknown> {
-  return z.toJSONSchema(flavor.configSchema, { unrepresentable: 'any', io: 'input' }) as Record<
-    string,
-    unknown
-  >;
+  return loadZod().toJSONSchema(flavor.configSchema, {
+    unrepresentable: 'any',
+    io: 'input',
+  }) as Record<string, unknown>;
 }
 
 /** Names of the top-level config fields marked secret. */

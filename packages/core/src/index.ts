@@ -3,16 +3,15 @@
  * journal and the local default flavor. This file is the whole public API.
  */
 
-export { z } from 'zod';
 // The contract a flavor implements
 export {
   BaseExperimentTracker,
   type StepRunResult,
   type TrackerOptions,
 } from './base-tracker.js';
-export { forEachMetric, type MetricVisitor } from './engine/metric-batch.js';
 // Runs
 export { currentRun } from './context.js';
+export { forEachMetric, type MetricVisitor } from './engine/metric-batch.js';
 export {
   DEFAULT_EXPERIMENT,
   type Destination,

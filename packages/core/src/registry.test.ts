@@ -21,8 +21,9 @@ const TS_FIXTURE = join(CORE_DIR, '__fixtures__', 'ts-flavor.ts');
 
 /**
  * Temp `.mjs` fixtures live outside the repository, where '@trackstack/core'
- * does not resolve; they import core's source by its absolute file URL instead
- * (vitest's module runner compiles the TypeScript).
+ * and 'zod' do not resolve; they import core's source by its absolute file URL
+ * instead (vitest's module runner compiles the TypeScript), and zod's ESM
+ * entry, the one core loads, by its own (ZOD_URL below).
  */
 const CORE_URL = new URL('./index.ts', import.meta.url).href;
 
@@ -40,9 +41,11 @@ export ${isDefault ? 'default ' : ''}class ${exportName} extends BaseExperimentT
 }
 
 function moduleText(...parts: string[]): string {
-  return [`import { BaseExperimentTracker, defineFlavor, z } from '${CORE_URL}';`, ...parts].join(
-    '\n',
-  );
+  return [
+    `import { BaseExperimentTracker, defineFlavor } from '${CORE_URL}';`,
+    `import { z } from '${ZOD_URL}';`,
+    ...parts,
+  ].join('\n');
 }
 
 /**

@@ -4,7 +4,8 @@
  * Python client does.
  */
 import { existsSync } from 'node:fs';
-import { secret, TrackstackError, z } from '@trackstack/core';
+import { secret, TrackstackError } from '@trackstack/core';
+import { z } from 'zod';
 
 export const mlflowConfigSchema = z
   .object({

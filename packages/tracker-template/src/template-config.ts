@@ -5,7 +5,8 @@
  * that need more than one field are checked when the tracker first talks to
  * the server, so importing the flavor never throws.
  */
-import { secret, TrackstackError, z } from '@trackstack/core';
+import { secret, TrackstackError } from '@trackstack/core';
+import { z } from 'zod';
 
 export const templateConfigSchema = z
   .object({

@@ -2,7 +2,8 @@
  * The W&B flavor's config, as ZenML's W&B tracker takes it. Fields the config
  * leaves out fall back to W&B's own environment variables, as the SDK does.
  */
-import { secret, TrackstackError, z } from '@trackstack/core';
+import { secret, TrackstackError } from '@trackstack/core';
+import { z } from 'zod';
 
 export const WANDB_DEFAULT_BASE_URL = 'https://api.wandb.ai';
 

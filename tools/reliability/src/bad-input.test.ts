@@ -28,11 +28,11 @@ import {
   type TrackstackErrorCode,
   ValidationError,
   type ValidationRule,
-  z,
 } from '@trackstack/core';
 import { type MlflowServer, startMlflowServer } from '@trackstack/test-harness';
 import { MlflowExperimentTracker } from '@trackstack/tracker-mlflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { startSelfSignedMlflow, type TlsServer } from './support/tls.js';
 import { type CliResult, recordingLogger, runCli } from './support/util.js';
 
@@ -666,7 +666,7 @@ describe('bad input to the run API', () => {
     writeFileSync(join(sources, 'syntax.mjs'), 'export const = ;\n');
     writeFileSync(
       join(sources, 'loose.mjs'),
-      "import { BaseExperimentTracker, z } from '@trackstack/core';\nexport class Loose extends BaseExperimentTracker { static flavorName = 'loose'; static configSchema = z.object({}); }\n",
+      "import { BaseExperimentTracker } from '@trackstack/core';\nimport { z } from 'zod';\nexport class Loose extends BaseExperimentTracker { static flavorName = 'loose'; static configSchema = z.object({}); }\n",
     );
     await expectError(() => loadFlavorSource(join(sources, 'missing.ts')), {
       code: 'FLAVOR_LOAD_FAILED',

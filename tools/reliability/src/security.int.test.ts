@@ -110,7 +110,8 @@ function flavorPackage(name: string, flavorName: string, declared: boolean): voi
   writeFileSync(
     join(dir, 'index.mjs'),
     `import { writeFileSync } from 'node:fs';
-import { BaseExperimentTracker, defineFlavor, z } from '@trackstack/core';
+import { BaseExperimentTracker, defineFlavor } from '@trackstack/core';
+import { z } from 'zod';
 // Importing this module leaves a mark: a package that is never loaded leaves none.
 writeFileSync(${JSON.stringify(join(project, `${flavorName}.imported`))}, 'imported');
 export class Tracker extends BaseExperimentTracker {
@@ -135,6 +136,12 @@ beforeAll(async () => {
   mkdirSync(modules, { recursive: true });
   symlinkSync(join(ROOT, 'packages/core'), join(modules, 'core'), 'dir');
   symlinkSync(join(ROOT, 'packages/tracker-mlflow'), join(modules, 'tracker-mlflow'), 'dir');
+  // zod is a peer dependency of core and the flavors: the app's one copy, which they all use.
+  symlinkSync(
+    join(ROOT, 'packages/core/node_modules/zod'),
+    join(project, 'node_modules/zod'),
+    'dir',
+  );
   flavorPackage('sneaky-flavor', 'sneaky', false);
   flavorPackage('declared-flavor', 'declared', true);
   writeFileSync(join(project, 'train.mjs'), readFileSync(join(FIXTURES, 'secret-child.mjs')));

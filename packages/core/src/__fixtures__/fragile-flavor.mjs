@@ -1,5 +1,6 @@
 // A flavor in plain JavaScript, registered by path, whose file the CLI test then breaks.
-import { BaseExperimentTracker, defineFlavor, z } from '@trackstack/core';
+import { BaseExperimentTracker, defineFlavor } from '@trackstack/core';
+import { z } from 'zod';
 
 export class FragileTracker extends BaseExperimentTracker {
   static FLAVOR = defineFlavor({ name: 'fragile', configSchema: z.object({}) });

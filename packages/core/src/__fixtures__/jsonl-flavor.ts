@@ -4,6 +4,7 @@
  * It appends every event as a JSON line to a file.
  */
 import { appendFile, readFile } from 'node:fs/promises';
+import { z } from 'zod';
 import {
   type ArtifactUpload,
   BaseExperimentTracker,
@@ -13,7 +14,6 @@ import {
   type RunRef,
   secret,
   type WriteBatch,
-  z,
 } from '../index.js';
 
 const configSchema = z.object({

@@ -3,7 +3,8 @@
  * step (through jiti). It imports core the way a user's file imports
  * '@trackstack/core'.
  */
-import { BaseExperimentTracker, defineFlavor, type RunInit, type RunRef, z } from '../index.js';
+import { z } from 'zod';
+import { BaseExperimentTracker, defineFlavor, type RunInit, type RunRef } from '../index.js';
 
 const configSchema = z.object({
   endpoint: z.string().default('http://127.0.0.1:5000'),

@@ -49,9 +49,11 @@ beforeAll(async () => {
   home = join(root, 'home');
   work = join(root, 'work');
   await mkdir(work, { recursive: true });
-  // A user's project: node_modules/@trackstack/core is this package, the flavor a plain .ts file.
+  // A user's project: node_modules/@trackstack/core is this package, zod the copy core uses
+  // (one per app: it is a peer dependency), the flavor a plain .ts file.
   await mkdir(join(work, 'node_modules/@trackstack'), { recursive: true });
   await symlink(packageDir, join(work, 'node_modules/@trackstack/core'), 'dir');
+  await symlink(join(packageDir, 'node_modules/zod'), join(work, 'node_modules/zod'), 'dir');
   const flavor = await readFile(join(fixtures, 'jsonl-flavor.ts'), 'utf8');
   await writeFile(
     join(work, 'jsonl-flavor.ts'),

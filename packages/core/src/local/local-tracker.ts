@@ -5,20 +5,22 @@
  */
 import { access, constants, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { BaseExperimentTracker } from '../base-tracker.js';
 import type { Destination } from '../engine/open-run.js';
 import { RunDir } from '../engine/run-dir.js';
 import { BackendError } from '../errors.js';
-import { defineFlavor } from '../flavor.js';
+import { defineLazyFlavor } from '../flavor.js';
 import type { FlavorCapabilities, RunInit, RunRef } from '../types.js';
+import { lazySchema } from '../zod.js';
 import { LocalRuns } from './local-runs.js';
 
-export const localConfigSchema = z.object({}).strict();
-export type LocalConfig = z.output<typeof localConfigSchema>;
+// Built on the first read of FLAVOR.configSchema: importing core does not load zod.
+export const localConfigSchema = lazySchema((z) => z.object({}).strict());
+export type LocalConfig = z.output<ReturnType<typeof localConfigSchema>>;
 
 export class LocalExperimentTracker extends BaseExperimentTracker<LocalConfig> {
-  static readonly FLAVOR = defineFlavor({
+  static readonly FLAVOR = defineLazyFlavor({
     name: 'local',
     displayName: 'Local (journal only)',
     configSchema: localConfigSchema,

@@ -4,17 +4,20 @@
  * and listings show the references, not the secrets.
  */
 import { join } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { TrackstackError } from '../errors.js';
+import { lazySchema } from '../zod.js';
 import { readStoreFile } from './store-files.js';
 
 const REFERENCE = /\{\{\s*(env|secret)\.([A-Za-z0-9_.-]+)\s*\}\}/g;
 
 export const SECRETS_FILE = 'secrets.json';
-export const secretsFileSchema = z.object({
-  version: z.literal(1),
-  secrets: z.record(z.string(), z.record(z.string(), z.string())),
-});
+export const secretsFileSchema = lazySchema((z) =>
+  z.object({
+    version: z.literal(1),
+    secrets: z.record(z.string(), z.record(z.string(), z.string())),
+  }),
+);
 
 export interface ReferenceContext {
   env: NodeJS.ProcessEnv;
@@ -30,9 +33,9 @@ export function resolveReferences(
   config: Record<string, unknown>,
   context: ReferenceContext,
 ): Record<string, unknown> {
-  let secrets: z.output<typeof secretsFileSchema> | undefined;
+  let secrets: z.output<ReturnType<typeof secretsFileSchema>> | undefined;
   const loadSecrets = () => {
-    secrets ??= readStoreFile(context.storeDir, SECRETS_FILE, secretsFileSchema, {
+    secrets ??= readStoreFile(context.storeDir, SECRETS_FILE, secretsFileSchema(), {
       version: 1,
       secrets: {},
     });

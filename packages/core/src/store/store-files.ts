@@ -6,29 +6,35 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { writeJsonAtomicSync } from '../engine/run-dir.js';
 import { TrackstackError } from '../errors.js';
+import { lazySchema } from '../zod.js';
 
-export const flavorsFileSchema = z.object({
-  version: z.literal(1),
-  flavors: z.record(z.string(), z.object({ source: z.string(), registeredAt: z.number() })),
-});
-export type FlavorsFile = z.output<typeof flavorsFileSchema>;
+// Built on first use, with the zod core loads then (see ../zod.ts).
+export const flavorsFileSchema = lazySchema((z) =>
+  z.object({
+    version: z.literal(1),
+    flavors: z.record(z.string(), z.object({ source: z.string(), registeredAt: z.number() })),
+  }),
+);
+export type FlavorsFile = z.output<ReturnType<typeof flavorsFileSchema>>;
 
-export const trackersFileSchema = z.object({
-  version: z.literal(1),
-  trackers: z.record(
-    z.string(),
-    z.object({
-      flavor: z.string(),
-      config: z.record(z.string(), z.unknown()),
-      labels: z.record(z.string(), z.string()).default({}),
-    }),
-  ),
-  active: z.array(z.string()),
-});
-export type TrackersFile = z.output<typeof trackersFileSchema>;
+export const trackersFileSchema = lazySchema((z) =>
+  z.object({
+    version: z.literal(1),
+    trackers: z.record(
+      z.string(),
+      z.object({
+        flavor: z.string(),
+        config: z.record(z.string(), z.unknown()),
+        labels: z.record(z.string(), z.string()).default({}),
+      }),
+    ),
+    active: z.array(z.string()),
+  }),
+);
+export type TrackersFile = z.output<ReturnType<typeof trackersFileSchema>>;
 
 export const FLAVORS_FILE = 'flavors.json';
 export const TRACKERS_FILE = 'trackers.json';
@@ -77,7 +83,7 @@ export function writeStoreFile(storeDir: string, name: string, value: unknown): 
 }
 
 export function readTrackersFile(storeDir: string): TrackersFile {
-  return readStoreFile(storeDir, TRACKERS_FILE, trackersFileSchema, {
+  return readStoreFile(storeDir, TRACKERS_FILE, trackersFileSchema(), {
     version: 1,
     trackers: {},
     active: [],
@@ -85,5 +91,5 @@ export function readTrackersFile(storeDir: string): TrackersFile {
 }
 
 export function readFlavorsFile(storeDir: string): FlavorsFile {
-  return readStoreFile(storeDir, FLAVORS_FILE, flavorsFileSchema, { version: 1, flavors: {} });
+  return readStoreFile(storeDir, FLAVORS_FILE, flavorsFileSchema(), { version: 1, flavors: {} });
 }

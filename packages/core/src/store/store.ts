@@ -39,7 +39,7 @@ const FILES = {
 
 type Files = typeof FILES;
 export type StoreFileName = keyof Files;
-export type StoreFileContent<F extends StoreFileName> = z.output<Files[F]['schema']>;
+export type StoreFileContent<F extends StoreFileName> = z.output<ReturnType<Files[F]['schema']>>;
 
 export class Store {
   readonly dir: string;
@@ -68,7 +68,7 @@ export class Store {
 
   read<F extends StoreFileName>(file: F): StoreFileContent<F> {
     const spec = FILES[file];
-    return readStoreFile(this.dir, spec.name, spec.schema, spec.empty()) as StoreFileContent<F>;
+    return readStoreFile(this.dir, spec.name, spec.schema(), spec.empty()) as StoreFileContent<F>;
   }
 
   /**
