@@ -199,6 +199,7 @@ if (startup) {
   const node = summarize(startup.samples.node).median;
   const version = summarize(startup.samples.version).median;
   const imp = summarize(startup.importMs).median;
+  const firstConfig = summarize(startup.inProcess?.firstConfig ?? []).median;
   rows.push({
     bench: '5. start-up',
     measure: `trackstack --version, wall ms (node -e 0: ${fmt(node)} ms)`,
@@ -210,7 +211,7 @@ if (startup) {
   });
   rows.push({
     bench: '',
-    measure: "import('@trackstack/core'), ms inside the process",
+    measure: `import('@trackstack/core'), ms inside the process (then the first config parse, which loads zod: ${fmt(firstConfig)} ms)`,
     ours: fmt(imp),
     theirs: '',
     ratio: '',
