@@ -395,7 +395,7 @@ export class Run implements AsyncDisposable {
    */
   flushToJournal(): void {
     if (this.parts.writer.closed) return;
-    const drained = this.buffer.drain(this.parts.writer.hasTail);
+    const drained = this.buffer.drain(this.parts.writer.wantsColumns);
     const metrics = drained?.block;
     const console = this.parts.console.drain();
     if (

@@ -34,7 +34,7 @@ function writeJournal(writer: JournalWriter, blocks: number, perBlock: number): 
     for (let i = 0; i < perBlock; i++, step++) {
       buffer.push(keys[i % 2]!, step / 7, step, 1_700_000_000_000 + step);
     }
-    const drained = buffer.drain(writer.hasTail)!;
+    const drained = buffer.drain(writer.wantsColumns)!;
     const record: Omit<BatchRecord, 'q'> = { t: 'b', m: drained.block };
     if (b === 0) record.p = [['lr', '0.1']];
     writer.append<BatchRecord>(record, drained.columns);
@@ -80,19 +80,46 @@ describe('journal tail', () => {
     expect(decodeMetrics(first.m!).v[3]).toBe(3 / 7);
   });
 
-  it('falls back to the file for what it evicted, then takes the rest from memory', async () => {
+  it('stops taking records when its readers fall behind, and starts over once one is level', async () => {
     const path = join(dir, 'b.jsonl');
-    // Room for about two of the ~37 KB lines: the first records leave the tail.
+    // Room for about two of the ~37 KB lines.
     const tail = new JournalTail(80_000);
-    writeJournal(new JournalWriter(path, header, { tail }), 8, 1000);
-    const fromFile = await new JournalReader(path).readAll();
-    // Small reads, so the reader comes out of the file at a line boundary and goes on from the tail.
+    const writer = new JournalWriter(path, header, { tail });
     const reader = new JournalReader(path, tail);
+    writeJournal(writer, 8, 1000);
+    // It took the first two records, then stopped: no columns are made for what it would not keep.
+    expect(writer.wantsColumns).toBe(false);
+    const fromFile = await new JournalReader(path).readAll();
     const mixed = await readAllChunked(reader, 20_000);
     expect(comparable(mixed)).toEqual(comparable(fromFile));
-    const fromMemory = mixed.filter((r) => r.t === 'b' && r.m?.v === '');
-    expect(fromMemory.length).toBeGreaterThan(0);
-    expect(fromMemory.length).toBeLessThan(8);
+    const fromMemory = (records: DataRecord[]) =>
+      records.filter((r) => r.t === 'b' && r.m?.v === '').map((r) => r.q);
+    expect(fromMemory(mixed)).toEqual([1, 2]);
+    // The reader read the rest from the file up to the writer's end: the tail takes records again.
+    expect(writer.wantsColumns).toBe(true);
+    writeJournal(writer, 2, 1000);
+    const next = await readAllChunked(reader, 1024 * 1024);
+    expect(fromMemory(next)).toEqual([10, 11]);
+    expect(next.map((r) => r.q)).toEqual([10, 11, 12]);
+  });
+
+  it('lets a record go once every following reader has read past it', async () => {
+    const path = join(dir, 'd.jsonl');
+    const tail = new JournalTail(80_000);
+    const writer = new JournalWriter(path, header, { tail });
+    const fast = new JournalReader(path, tail);
+    const slow = new JournalReader(path, tail);
+    for (let i = 0; i < 6; i++) {
+      writeJournal(writer, 1, 1000);
+      // The fast reader keeps up; the slow one is still at the start, so the tail fills up.
+      expect((await fast.read()).length).toBe(2);
+    }
+    expect(writer.wantsColumns).toBe(false);
+    expect((await readAllChunked(slow, 1024 * 1024)).map((r) => r.q)).toEqual(
+      Array.from({ length: 12 }, (_, i) => i + 1),
+    );
+    // Both level with the writer: everything left, and new records are kept again.
+    expect(writer.wantsColumns).toBe(true);
   });
 
   it('returns a line longer than a read whole, never nothing while the file has more', async () => {

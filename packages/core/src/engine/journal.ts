@@ -152,35 +152,73 @@ interface TailEntry {
  * The newest records of the segment this process writes, as they were
  * appended, so that a delivery following the segment takes them from memory
  * instead of reading, parsing and decoding the lines it just wrote. Metric
- * columns are kept decoded (the typed arrays, not the base64 of the line).
+ * columns are kept decoded (typed arrays, not the base64 of the line).
  *
- * Bounded: the oldest records leave when it holds more than `maxBytes`, and a
- * reader that is behind (the backend was down, it lags) reads those from the
- * file, as `sync` does. The file stays the only source of truth: the tail
- * holds only complete lines, at the byte offsets the file has them.
+ * The file stays the only source of truth: the tail holds complete lines, at
+ * the byte offsets the file has them, one run of consecutive lines. A record
+ * leaves once every reader following the segment has read past it. When the
+ * readers fall more than `maxBytes` behind (the backend is down, delivery
+ * lags), the tail stops taking records (the writer then keeps no copies of
+ * columns either: no memory grows and no garbage is made for it), the readers
+ * read the rest from the file, as `sync` does, and once one of them is level
+ * with the writer again the tail starts over from there.
  */
 export class JournalTail {
   private readonly entries: TailEntry[] = [];
   private head = 0;
   private bytes = 0;
   private readonly maxBytes: number;
+  /** The file's size as the writer last reported it. */
+  private size = 0;
+  private taking = true;
+  /** Each following reader's offset: a line boundary it has read up to. */
+  private readonly readers = new Map<object, number>();
 
   constructor(maxBytes = 8 * 1024 * 1024) {
     this.maxBytes = maxBytes;
   }
 
+  /** Whether the next record would be kept: the writer makes decoded columns for it only then. */
+  get accepting(): boolean {
+    return this.taking;
+  }
+
+  /** The writer appended the line `[start, end)`; the tail keeps it if it is taking records. */
   add(start: number, end: number, record: JournalRecord, cost: number): void {
+    const contiguous = start === this.size;
+    this.size = end;
+    if (!this.taking) return;
+    if (!contiguous || this.bytes + cost > this.maxBytes) {
+      this.taking = false;
+      return;
+    }
     this.entries.push({ start, end, record, cost });
     this.bytes += cost;
-    while (this.bytes > this.maxBytes && this.head < this.entries.length) {
-      this.bytes -= this.entries[this.head]!.cost;
+  }
+
+  /**
+   * A following reader is at `offset` (a line boundary): the records every
+   * reader has passed leave; a reader level with the writer restarts a tail
+   * that had stopped.
+   */
+  reached(reader: object, offset: number): void {
+    this.readers.set(reader, offset);
+    let lowest = offset;
+    for (const at of this.readers.values()) lowest = Math.min(lowest, at);
+    const entries = this.entries;
+    while (this.head < entries.length && entries[this.head]!.end <= lowest) {
+      this.bytes -= entries[this.head]!.cost;
       this.head += 1;
     }
-    // Drop the evicted entries' slots now and then, not on every add.
-    if (this.head > 64 && this.head * 2 > this.entries.length) {
-      this.entries.splice(0, this.head);
+    if (this.head === entries.length) {
+      entries.length = 0;
+      this.head = 0;
+      this.bytes = 0;
+    } else if (this.head > 64 && this.head * 2 > entries.length) {
+      entries.splice(0, this.head);
       this.head = 0;
     }
+    if (!this.taking && entries.length === 0 && offset === this.size) this.taking = true;
   }
 
   /** Whether it holds the line that starts at `offset`. */
@@ -237,9 +275,9 @@ export class JournalWriter {
     this.tail?.add(0, end, record, end);
   }
 
-  /** Whether appended records are kept in an in-memory tail (then `append` wants metric columns). */
-  get hasTail(): boolean {
-    return this.tail !== undefined;
+  /** Whether the next record goes into an in-memory tail (then `append` wants its metric columns). */
+  get wantsColumns(): boolean {
+    return this.tail?.accepting === true;
   }
 
   /** The sequence number the next record will get. */
@@ -338,6 +376,7 @@ export class JournalReader {
   constructor(path: string, tail?: JournalTail) {
     this.path = path;
     this.tail = tail;
+    tail?.reached(this, 0);
   }
 
   async read(maxBytes = 4 * 1024 * 1024): Promise<DataRecord[]> {
@@ -356,6 +395,7 @@ export class JournalReader {
           if (entry.record.t === 'h') this.header = entry.record;
           else records.push(entry.record);
         }
+        this.tail.reached(this, this.offset);
         return records;
       }
     }
@@ -380,7 +420,10 @@ export class JournalReader {
           total += bytesRead;
         } while (total < maxBytes);
         const records = this.lines(Buffer.concat(chunks, total));
-        if (records.length > 0 || eof) return records;
+        if (records.length > 0 || eof) {
+          this.tail?.reached(this, this.offset - this.pending.length);
+          return records;
+        }
       }
     } finally {
       await handle.close();
