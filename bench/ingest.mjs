@@ -29,7 +29,7 @@
  * (default a quarter of `--points`), once per concurrency; the ceiling row is
  * then measured at full size at the best one.
  *
- * Usage: node ingest.mjs [--points 200000] [--keys 100] [--reps 3]
+ * Usage: node ingest.mjs [--points 200000] [--keys 100] [--reps 5]
  *   [--variants ours,py-batch,py-async,py-async-buffer,ceiling] [--py-async-reps 1]
  *   [--sweep 1,2,4,8] [--sweep-points 50000] [--probes store,sqlite,profile]
  *   [--probe-reps 1] [--profile-points 20000]
@@ -58,7 +58,9 @@ import {
 const opts = options({
   points: 200_000,
   keys: 100,
-  reps: 3,
+  // Five: this server's own speed moves ±15 % from one fresh server to the next, whatever the
+  // client; three repetitions could not separate variants within that spread.
+  reps: 5,
   variants: 'ours,py-batch,py-async,py-async-buffer,ceiling',
   'py-async-reps': 1,
   sweep: '1,2,4,8',
