@@ -381,7 +381,7 @@ export class JournalReader {
 
   async read(maxBytes = 4 * 1024 * 1024): Promise<DataRecord[]> {
     // Part of a line read from the file, whose whole line the tail has: take it from there.
-    if (this.tail?.has(this.offset - this.pending.length) && this.pending.length > 0) {
+    if (this.pending.length > 0 && this.tail?.has(this.offset - this.pending.length)) {
       this.offset -= this.pending.length;
       this.pending = Buffer.alloc(0);
     }
