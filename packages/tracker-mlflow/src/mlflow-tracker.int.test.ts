@@ -164,6 +164,44 @@ describe('MLflow, read back with its Python client', () => {
     }
   });
 
+  it('resumes a half-sent batch at the first request the server did not acknowledge', async () => {
+    const run = await tracker().startRun({ experiment: 'batch-resume' });
+    const ref = await refOf(run);
+    const t0 = 1_760_000_000_000;
+    const metrics = [];
+    for (let step = 0; step < 50; step++) {
+      for (let k = 0; k < 100; k++)
+        metrics.push({ key: `k${k}`, value: step + k, step, timestamp: t0 + step });
+    }
+    const batch = {
+      params: [{ key: 'lr', value: '0.1' }],
+      tags: [{ key: 'stage', value: 'dev' }],
+      metrics,
+    };
+    const proxy = await startFaultProxy(server.url);
+    try {
+      const direct = tracker({ tracking_uri: proxy.url });
+      proxy.failNext(/log-batch/, { status: 503, body: 'busy' }, 1, { skip: 2 });
+      await expect(direct.writeBatch(ref, batch)).rejects.toMatchObject({ retryable: true });
+      await direct.writeBatch(ref, batch);
+      // 5002 entities in requests of ≤ 1000: six; the third failed once and was the first one sent again.
+      const posts = proxy.log.filter((e) => e.path.includes('log-batch'));
+      expect(posts.map((e) => e.status)).toEqual([200, 200, 503, 200, 200, 200, 200]);
+    } finally {
+      await proxy.close();
+    }
+    await run.end();
+    const seen = await oracle.run(ref.runId, { history: true });
+    expect(seen.params).toEqual({ lr: '0.1' });
+    expect(seen.tags.stage).toBe('dev');
+    expect(Object.keys(seen.points)).toHaveLength(100);
+    for (let k = 0; k < 100; k++) {
+      expect(seen.points[`k${k}`]?.map((p) => [p.step, p.value, p.timestamp])).toEqual(
+        Array.from({ length: 50 }, (_, step) => [step, step + k, t0 + step]),
+      );
+    }
+  });
+
   it('uploads files and directories through the artifact proxy with content types, streaming large files', async () => {
     const work = await mkdtemp(join(tmpdir(), 'trackstack-mlflow-art-'));
     try {

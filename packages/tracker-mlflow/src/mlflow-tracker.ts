@@ -10,6 +10,7 @@ import {
   DEFAULT_RETRY_POLICY,
   defineFlavor,
   type FinalRunStatus,
+  type FlavorLimits,
   type ResumeOptions,
   type Run,
   type RunInit,
@@ -19,6 +20,7 @@ import {
   type WriteBatch,
 } from '@trackstack/core';
 import { v5 as uuidv5 } from 'uuid';
+import { type LogBatchBody, logBatchBodies, MLFLOW_LIMITS } from './mlflow-batch.js';
 import { MlflowRestClient, type MlflowRun } from './mlflow-client.js';
 import {
   type MlflowConfig,
@@ -46,6 +48,11 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
   private restClient: MlflowRestClient | undefined;
   private readonly experimentIds = new Map<string, string>();
   private readonly stepParents = new Map<string, Run>();
+  /** The requests of a batch being written, and how many the server acknowledged. */
+  private readonly batchProgress = new WeakMap<
+    WriteBatch,
+    { bodies: LogBatchBody[]; sent: number }
+  >();
   /** False once the server said its artifact store cannot do multipart: one PUT per file since. */
   private multipartOffered: boolean | undefined;
 
@@ -58,6 +65,10 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
   get client(): MlflowRestClient {
     this.restClient ??= new MlflowRestClient(this.settings);
     return this.restClient;
+  }
+
+  override get limits(): FlavorLimits {
+    return MLFLOW_LIMITS;
   }
 
   override get capabilities() {
@@ -105,19 +116,21 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
     return this.ref(run);
   }
 
+  /**
+   * Sends a batch as log-batch requests, in order (see mlflow-batch.ts). A
+   * retried batch resumes at the first request the server did not acknowledge.
+   */
   async writeBatch(ref: RunRef, batch: WriteBatch): Promise<void> {
-    await this.client.post('runs/log-batch', {
-      run_id: ref.runId,
-      // JSON has no NaN or Infinity: MLflow reads them as strings (protobuf's JSON form).
-      metrics: batch.metrics.map((m) => ({
-        key: m.key,
-        value: Number.isFinite(m.value) ? m.value : String(m.value),
-        timestamp: m.timestamp,
-        step: m.step,
-      })),
-      params: batch.params,
-      tags: batch.tags,
-    });
+    let progress = this.batchProgress.get(batch);
+    if (progress === undefined) {
+      progress = { bodies: logBatchBodies(batch), sent: 0 };
+      this.batchProgress.set(batch, progress);
+    }
+    const { bodies } = progress;
+    for (; progress.sent < bodies.length; progress.sent++) {
+      await this.client.post('runs/log-batch', { run_id: ref.runId, ...bodies[progress.sent] });
+    }
+    this.batchProgress.delete(batch);
   }
 
   async uploadArtifact(ref: RunRef, artifact: ArtifactUpload): Promise<void> {

@@ -234,6 +234,19 @@ describe('startFaultProxy: faults', () => {
     ]);
   });
 
+  it('lets `skip` matching requests through before the fault applies', async () => {
+    const p = await proxy();
+    p.failNext('/log-batch', { status: 503 }, 1, { skip: 2 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await send(`${p.url}/other`, { method: 'GET' });
+      const r = await send(`${p.url}/log-batch`, { method: 'POST', body: '{}' });
+      statuses.push(r.status);
+    }
+    expect(statuses).toEqual([201, 201, 503, 201]);
+    expect(p.faults.status).toBe(1);
+  });
+
   it('matches a RegExp against "METHOD path"', async () => {
     const p = await proxy();
     p.failNext(/^GET \/only-get\b/, { status: 418 });

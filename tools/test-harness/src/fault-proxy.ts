@@ -68,10 +68,11 @@ export interface FaultProxy {
   readonly log: FaultLogEntry[];
   /**
    * Apply `fault` to the next `times` requests whose `${method} ${path}` matches (a string
-   * matches as a substring). Scripted faults are checked in the order they were added and
-   * take precedence over random ones.
+   * matches as a substring), after letting `skip` matching requests through (default 0).
+   * Scripted faults are checked in the order they were added and take precedence over
+   * random ones.
    */
-  failNext(match: string | RegExp, fault: Fault, times?: number): void;
+  failNext(match: string | RegExp, fault: Fault, times?: number, options?: { skip?: number }): void;
   /** Start (or, with `null`, stop) random faults. */
   randomFaults(options: RandomFaultOptions | null): void;
   /** Forget scripted and random faults. */
@@ -84,6 +85,8 @@ interface Scripted {
   match: string | RegExp;
   fault: Fault;
   remaining: number;
+  /** Matching requests still to let through before the fault applies. */
+  skip: number;
 }
 
 const HOP_BY_HOP = new Set([
@@ -157,6 +160,10 @@ export async function startFaultProxy(
     for (let i = 0; i < scripted.length; i++) {
       const entry = scripted[i]!;
       if (entry.remaining > 0 && matches(entry.match, key)) {
+        if (entry.skip > 0) {
+          entry.skip -= 1;
+          continue;
+        }
         entry.remaining -= 1;
         if (entry.remaining === 0) scripted.splice(i, 1);
         return entry.fault;
@@ -312,8 +319,8 @@ export async function startFaultProxy(
     },
     faults,
     log,
-    failNext(match, fault, times = 1) {
-      if (times > 0) scripted.push({ match, fault, remaining: times });
+    failNext(match, fault, times = 1, options = {}) {
+      if (times > 0) scripted.push({ match, fault, remaining: times, skip: options.skip ?? 0 });
     },
     randomFaults(opts) {
       random = opts ? { options: opts, next: xorshift32(opts.seed) } : null;
