@@ -179,6 +179,8 @@ export class MlflowRestClient {
         method,
         body,
         dispatcher: this.agent,
+        // One request per connection: undici's maxRequestsPerClient cannot say that (see newAgent).
+        ...(this.config.requests_per_connection === 1 ? { reset: true } : {}),
         headers: {
           'user-agent': USER_AGENT,
           accept: 'application/json',
@@ -235,6 +237,11 @@ function newAgent(config: ResolvedMlflowConfig, peer: 'tracking server' | 'objec
     // request never lands on a socket the server is closing.
     keepAliveTimeout: 2_000,
     keepAliveMaxTimeout: 2_000,
+    // undici closes a connection after the request that finds maxRequestsPerClient already
+    // served on it, i.e. after max + 1 requests (and 0 means no limit).
+    ...(peer === 'tracking server' && config.requests_per_connection > 1
+      ? { maxRequestsPerClient: config.requests_per_connection - 1 }
+      : {}),
     connect: {
       rejectUnauthorized: !config.tracking_insecure_tls,
       ...(ca === undefined ? {} : { ca }),

@@ -158,3 +158,19 @@ describe('MLflow config: multipart uploads', () => {
     expect(() => parse({ multipart_upload_min_size: 1.5 })).toThrow();
   });
 });
+
+describe('MLflow config: connections', () => {
+  it('carries 16 requests on a connection by default; 0 is no limit', () => {
+    expect(resolve({ tracking_uri: 'http://127.0.0.1:5000' }).requests_per_connection).toBe(16);
+    expect(
+      resolve({ tracking_uri: 'http://127.0.0.1:5000', requests_per_connection: 0 })
+        .requests_per_connection,
+    ).toBe(0);
+  });
+
+  it('refuses a count that is not a whole number of at least 0', () => {
+    expect(() => parse({ requests_per_connection: -1 })).toThrow();
+    expect(() => parse({ requests_per_connection: 1.5 })).toThrow();
+    expect(parse({ requests_per_connection: 1 })).toMatchObject({ requests_per_connection: 1 });
+  });
+});

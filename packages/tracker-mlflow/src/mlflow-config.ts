@@ -7,6 +7,13 @@ import { existsSync } from 'node:fs';
 import { secret, TrackstackError } from '@trackstack/core';
 import { z } from 'zod';
 
+/**
+ * A uvicorn worker that is idle when connections arrive accepts all of them, so a client's
+ * kept-alive connections, opened together, can all end up on one worker of a 4-worker
+ * `mlflow server` (one core of work); new connections now and then go to idle workers.
+ */
+export const REQUESTS_PER_CONNECTION = 16;
+
 export const mlflowConfigSchema = z
   .object({
     tracking_uri: z
@@ -51,6 +58,14 @@ export const mlflowConfigSchema = z
       .describe('one child run per pipeline step under the pipeline run'),
     tags: z.record(z.string(), z.string()).default({}).describe('tags added to every run'),
     request_timeout_s: z.number().positive().default(120).describe('timeout of one HTTP request'),
+    requests_per_connection: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe(
+        'requests one connection to the tracking server carries before it is closed and another opened, so that a multi-worker server (or a load balancer) spreads them over its processes; 0: no limit; default 16',
+      ),
     multipart_upload: z
       .boolean()
       .optional()
@@ -94,6 +109,7 @@ export interface ResolvedMlflowConfig extends MlflowConfig {
   multipart_upload_min_size: number;
   multipart_upload_chunk_size: number;
   multipart_upload_concurrency: number;
+  requests_per_connection: number;
 }
 
 /** MLflow's defaults (`mlflow/environment_variables.py`). */
@@ -177,6 +193,7 @@ export function resolveMlflowConfig(
       MULTIPART_UPLOAD_CHUNK_SIZE,
     multipart_upload_concurrency:
       config.multipart_upload_concurrency ?? MULTIPART_UPLOAD_CONCURRENCY,
+    requests_per_connection: config.requests_per_connection ?? REQUESTS_PER_CONNECTION,
     tracking_uri: trackingUri,
     tracking_username: username,
     tracking_password: password,

@@ -202,6 +202,39 @@ describe('MLflow, read back with its Python client', () => {
     }
   });
 
+  it('opens a new connection to the tracking server after requests_per_connection requests', async () => {
+    const proxy = await startFaultProxy(server.url);
+    try {
+      // [setting, most requests a connection may carry, fewest connections 40 requests need]
+      const rounds: Array<[number | undefined, number, number]> = [
+        [1, 1, 40],
+        [2, 2, 20],
+        [undefined, 16, 3],
+        [0, 40, 1],
+      ];
+      for (const [perConnection, most, fewest] of rounds) {
+        const from = proxy.log.length;
+        const t = tracker({
+          tracking_uri: proxy.url,
+          ...(perConnection === undefined ? {} : { requests_per_connection: perConnection }),
+        });
+        for (let i = 0; i < 40; i++) await t.validateConnection();
+        await t.client.close();
+        const perConn = new Map<number, number>();
+        for (const e of proxy.log.slice(from)) {
+          perConn.set(e.connection, (perConn.get(e.connection) ?? 0) + 1);
+        }
+        const counts = [...perConn.values()];
+        expect(Math.max(...counts), `${perConnection}: ${counts}`).toBeLessThanOrEqual(most);
+        expect(counts.length, `${perConnection}: ${counts}`).toBeGreaterThanOrEqual(fewest);
+        // Without a limit undici keeps its connections: one, or two it alternates between.
+        if (perConnection === 0) expect(counts.length).toBeLessThanOrEqual(2);
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('uploads files and directories through the artifact proxy with content types, streaming large files', async () => {
     const work = await mkdtemp(join(tmpdir(), 'trackstack-mlflow-art-'));
     try {

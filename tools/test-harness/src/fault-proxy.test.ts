@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  Agent,
   createServer,
   request as httpRequest,
   type IncomingHttpHeaders,
@@ -159,7 +160,12 @@ describe('startFaultProxy: forwarding', () => {
     expect(echoed.sha256).toBe(createHash('sha256').update(body).digest('hex'));
     expect(p.requests).toBe(1);
     expect(p.log).toEqual([
-      { method: 'POST', path: '/api/2.0/mlflow/runs/create?x=1&y=%20', status: 201 },
+      {
+        method: 'POST',
+        path: '/api/2.0/mlflow/runs/create?x=1&y=%20',
+        connection: 1,
+        status: 201,
+      },
     ]);
   });
 
@@ -234,6 +240,34 @@ describe('startFaultProxy: faults', () => {
     ]);
   });
 
+  it('numbers the client connections requests come on', async () => {
+    const p = await proxy();
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const get = (path: string) =>
+        new Promise<void>((resolve, reject) => {
+          const req = httpRequest(`${p.url}${path}`, { agent: keepAlive }, (res) => {
+            res.resume();
+            res.on('end', () => resolve());
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      await get('/a');
+      await get('/b');
+      await send(`${p.url}/c`);
+      await get('/d');
+    } finally {
+      keepAlive.destroy();
+    }
+    expect(p.log.map((e) => [e.path, e.connection])).toEqual([
+      ['/a', 1],
+      ['/b', 1],
+      ['/c', 2],
+      ['/d', 1],
+    ]);
+  });
+
   it('lets `skip` matching requests through before the fault applies', async () => {
     const p = await proxy();
     p.failNext('/log-batch', { status: 503 }, 1, { skip: 2 });
@@ -263,7 +297,7 @@ describe('startFaultProxy: faults', () => {
     });
     expect(seen).toHaveLength(0);
     expect(p.faults.reset).toBe(1);
-    expect(p.log).toEqual([{ method: 'POST', path: '/boom', fault: 'reset' }]);
+    expect(p.log).toEqual([{ method: 'POST', path: '/boom', connection: 1, fault: 'reset' }]);
     expect((await send(`${p.url}/boom`)).status).toBe(200);
   });
 
@@ -297,7 +331,9 @@ describe('startFaultProxy: faults', () => {
     expect(err.partial?.equals(BIG.subarray(0, BIG.length / 2))).toBe(true);
     expect(seen.map((s) => s.url)).toEqual(['/big']); // the target did see this one
     expect(p.faults.truncate).toBe(1);
-    expect(p.log).toEqual([{ method: 'GET', path: '/big', status: 200, fault: 'truncate' }]);
+    expect(p.log).toEqual([
+      { method: 'GET', path: '/big', connection: 1, status: 200, fault: 'truncate' },
+    ]);
 
     // With fetch the declared length is visible and reading the body fails.
     p.failNext('GET /big', 'truncate');

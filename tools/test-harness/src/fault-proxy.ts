@@ -30,6 +30,8 @@ export interface FaultLogEntry {
   method: string;
   /** The request target as received (path and query). */
   path: string;
+  /** The client connection it came on: 1, 2, … in the order of their first requests. */
+  connection: number;
   /** The status the client got: the upstream one, an injected one, or 502 when the target failed. */
   status?: number;
   /** Set when a fault was applied. */
@@ -155,6 +157,16 @@ export async function startFaultProxy(
   let requests = 0;
   const faults: Record<FaultKind, number> = { status: 0, reset: 0, stall: 0, truncate: 0 };
   const log: FaultLogEntry[] = [];
+  const connectionIds = new WeakMap<Socket, number>();
+  let connections = 0;
+  const connectionOf = (socket: Socket): number => {
+    let id = connectionIds.get(socket);
+    if (id === undefined) {
+      id = ++connections;
+      connectionIds.set(socket, id);
+    }
+    return id;
+  };
 
   const pickFault = (key: string): Fault | undefined => {
     for (let i = 0; i < scripted.length; i++) {
@@ -211,7 +223,7 @@ export async function startFaultProxy(
     requests += 1;
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    const entry: FaultLogEntry = { method, path };
+    const entry: FaultLogEntry = { method, path, connection: connectionOf(req.socket) };
     log.push(entry);
     const fault = pickFault(`${method} ${path}`);
     if (fault !== undefined) {
