@@ -13,11 +13,19 @@ import { silentLogger } from '@trackstack/core';
 import { MlflowExperimentTracker } from '@trackstack/tracker-mlflow';
 import { options } from './lib.mjs';
 
-const { url, points, keys } = options({ url: '', points: 200_000, keys: 100 });
+const {
+  url,
+  points,
+  keys,
+  'per-connection': perConnection,
+} = options({ url: '', points: 200_000, keys: 100, 'per-connection': -1 });
 const storeDir = mkdtempSync(join(tmpdir(), 'trackstack-bench-ingest-'));
 try {
   const tracker = new MlflowExperimentTracker(
-    { tracking_uri: url },
+    {
+      tracking_uri: url,
+      ...(perConnection >= 0 ? { requests_per_connection: perConnection } : {}),
+    },
     { storeDir, logger: silentLogger },
   );
   const run = await tracker.startRun({

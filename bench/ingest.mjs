@@ -2,10 +2,11 @@
  * Benchmark 2, ingest into a real MLflow server: `--points` metric points
  * (default 200 000; the issue's full size is `--points 1000000`) over `--keys`
  * keys (100), until the server acknowledged every one. Every variant of every
- * repetition gets a FRESH server (the test harness's: SQLite, one uvicorn
- * worker), so the size of the database never favours one variant, and the
- * variants are interleaved across repetitions. After each run the points are
- * counted in the server's SQLite file (count, distinct keys, distinct steps).
+ * repetition gets a FRESH server (the test harness's: SQLite backend, with
+ * `--workers` uvicorn workers, default 4 as a plain `mlflow server` has), so the
+ * size of the database never favours one variant, and the variants are
+ * interleaved across repetitions. After each run the points are counted in the
+ * server's SQLite file (count, distinct keys, distinct steps).
  *
  * Variants (see each worker's header for exactly what is timed):
  * - ours             MlflowExperimentTracker: logMetrics per step, then run.end()
@@ -13,7 +14,12 @@
  * - py-async         mlflow.log_metrics(synchronous=False) per step + flush, defaults
  * - py-async-buffer  the same with MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS=1
  * - ceiling          pre-encoded log-batch bodies posted by a bare undici Pool,
- *                    at the best concurrency of `--sweep` (1,2,4,8)
+ *                    at the best concurrency of `--sweep` (1,2,4,8); the bodies
+ *                    hold the points key by key, 10 keys a request, as the
+ *                    MLflow flavor sends them
+ * - ceiling-step-order  the same, bodies in logging order (every request holds
+ *                    10 steps of all 100 keys, as py-batch sends them): what
+ *                    sending key by key saves the server
  *
  * While a client runs, the CPU time of the server's processes is sampled from
  * /proc/<pid>/stat; with the clients' own CPU time, it shows what bounds the
@@ -26,13 +32,15 @@
  * MLflow's default async logging sends one request per logging call, so it is
  * 3-4× slower than the rest: it runs `--py-async-reps` times (default 1), the
  * others `--reps` times. The concurrency sweep runs `--sweep-points` points
- * (default a quarter of `--points`), once per concurrency; the ceiling row is
- * then measured at full size at the best one.
+ * (default a quarter of `--points`), `--sweep-reps` times per concurrency
+ * (interleaved); the ceiling rows are then measured at full size at the
+ * concurrency with the best median.
  *
- * Usage: node ingest.mjs [--points 200000] [--keys 100] [--reps 5]
- *   [--variants ours,py-batch,py-async,py-async-buffer,ceiling] [--py-async-reps 1]
- *   [--sweep 1,2,4,8] [--sweep-points 50000] [--probes store,sqlite,profile]
- *   [--probe-reps 1] [--profile-points 20000]
+ * Usage: node ingest.mjs [--points 200000] [--keys 100] [--reps 5] [--workers 4]
+ *   [--variants ours,py-batch,py-async,py-async-buffer,ceiling,ceiling-step-order]
+ *   [--py-async-reps 1] [--sweep 1,2,4,8] [--sweep-points 50000] [--sweep-reps 3]
+ *   [--per-connection 1]
+ *   [--probes store,sqlite,profile] [--probe-reps 1] [--profile-points 20000]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,10 +69,16 @@ const opts = options({
   // Five: this server's own speed moves ±15 % from one fresh server to the next, whatever the
   // client; three repetitions could not separate variants within that spread.
   reps: 5,
-  variants: 'ours,py-batch,py-async,py-async-buffer,ceiling',
+  // `mlflow server`'s own default (uvicorn, 4 workers); the test harness starts 1.
+  workers: 4,
+  variants: 'ours,py-batch,py-async,py-async-buffer,ceiling,ceiling-step-order',
   'py-async-reps': 1,
   sweep: '1,2,4,8',
   'sweep-points': 0,
+  'sweep-reps': 3,
+  // Requests per connection of the ceiling's pool: 1 spreads them over the server's workers
+  // best (a connection per request costs nothing on loopback). The MLflow flavor carries 16.
+  'per-connection': 1,
   probes: 'store,sqlite,profile',
   'probe-reps': 1,
   'profile-points': 20_000,
@@ -125,7 +139,7 @@ function cpuSeries(pids, intervalMs = 50) {
 /** One client run on a fresh server, with the server's CPU and a count of what it stored. */
 async function onFreshServer(label, client, points = expectedPoints) {
   const expected = Math.floor(points / opts.keys) * opts.keys;
-  const server = await h.startMlflowServer();
+  const server = await h.startMlflowServer({ extraArgs: ['--workers', String(opts.workers)] });
   try {
     const pids = serverPids(server.port);
     if (pids.length === 0)
@@ -181,7 +195,7 @@ const clients = {
     runPythonJson(env, 'ingest_mlflow.py', ['async', server.url, opts.points, opts.keys], {
       MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS: '1',
     }),
-  ceiling: (server, concurrency, points = opts.points) =>
+  ceiling: (server, concurrency, points = opts.points, group = 10) =>
     runNodeJson('ingest-ceiling.mjs', [
       '--url',
       server.url,
@@ -190,26 +204,37 @@ const clients = {
       ...common,
       '--concurrency',
       String(concurrency),
+      '--group',
+      String(group),
+      '--per-connection',
+      String(opts['per-connection']),
     ]),
+  'ceiling-step-order': (server, concurrency) =>
+    clients.ceiling(server, concurrency, opts.points, 0),
 };
 
-// 1. The ceiling's best concurrency.
-const sweepRuns = {};
+// 1. The ceiling's best concurrency: the best median of `--sweep-reps` interleaved runs each.
+const sweepRuns = Object.fromEntries(sweep.map((c) => [c, []]));
 let bestConcurrency = sweep[0] ?? 4;
-if (variants.includes('ceiling') && sweep.length > 0) {
+if (variants.some((v) => v.startsWith('ceiling')) && sweep.length > 0) {
   process.stdout.write(
-    `ceiling: concurrency sweep ${sweep.join(', ')} (${sweepPoints} points, one run each)\n`,
+    `ceiling: concurrency sweep ${sweep.join(', ')} (${sweepPoints} points, ${opts['sweep-reps']} runs each)\n`,
   );
+  for (let rep = 0; rep < opts['sweep-reps']; rep++) {
+    for (const c of sweep) {
+      const row = await onFreshServer(
+        `ceiling c=${c}`,
+        (server) => clients.ceiling(server, c, sweepPoints),
+        sweepPoints,
+      );
+      sweepRuns[c].push(row);
+    }
+  }
   let best = -1;
   for (const c of sweep) {
-    const row = await onFreshServer(
-      `ceiling c=${c}`,
-      (server) => clients.ceiling(server, c, sweepPoints),
-      sweepPoints,
-    );
-    sweepRuns[c] = row;
-    if (row.pointsPerSec > best) {
-      best = row.pointsPerSec;
+    const rate = summarize(sweepRuns[c].map((r) => r.pointsPerSec)).median;
+    if (rate > best) {
+      best = rate;
       bestConcurrency = c;
     }
   }
@@ -280,7 +305,8 @@ const labels = {
   'py-batch': 'Python MlflowClient.log_batch ×1000, sync',
   'py-async': 'Python mlflow.log_metrics(synchronous=False), defaults',
   'py-async-buffer': 'Python mlflow.log_metrics(synchronous=False), buffering 1 s',
-  ceiling: `ceiling: pre-encoded bodies, undici Pool, concurrency ${bestConcurrency}`,
+  ceiling: `ceiling: pre-encoded bodies key by key, undici Pool, concurrency ${bestConcurrency}, ${opts['per-connection'] === 1 ? 'a connection per request' : `${opts['per-connection'] || '∞'} requests a connection`}`,
+  'ceiling-step-order': `the same, bodies in logging order (100 keys a request)`,
 };
 const rate = Object.fromEntries(variants.map((v) => [v, med(runs[v], 'pointsPerSec')]));
 const pythonVariants = variants.filter((v) => v.startsWith('py-'));
@@ -303,7 +329,7 @@ const rows = variants.map((v) => {
   };
 });
 const table1 = printTable(
-  `Ingest into MLflow: ${expectedPoints.toLocaleString('en-US')} points over ${opts.keys} keys until acknowledged, fresh server per run, median of the runs`,
+  `Ingest into MLflow: ${expectedPoints.toLocaleString('en-US')} points over ${opts.keys} keys until acknowledged, fresh server (${opts.workers} worker${opts.workers === 1 ? '' : 's'}) per run, median of the runs`,
   rows,
   [
     ['variant', 'client'],
@@ -318,13 +344,16 @@ const table1 = printTable(
   ],
 );
 
-const sweepRows = Object.entries(sweepRuns).map(([c, r]) => ({
-  c,
-  rate: r.pointsPerSec,
-  server: r.serverCores,
-  peak: r.serverPeakCores,
-  client: r.clientCores,
-}));
+const sweepRows = Object.entries(sweepRuns)
+  .filter(([, r]) => r.length > 0)
+  .map(([c, r]) => ({
+    c,
+    n: r.length,
+    rate: med(r, 'pointsPerSec'),
+    server: med(r, 'serverCores'),
+    peak: med(r, 'serverPeakCores'),
+    client: med(r, 'clientCores'),
+  }));
 const probeRows = probes.map((p) => ({
   probe:
     p === 'store'
@@ -342,10 +371,11 @@ if (storeProfile !== undefined) {
 }
 const table2 = sweepRows.length
   ? printTable(
-      `Ceiling: concurrency sweep (${sweepPoints.toLocaleString('en-US')} points, one run each, fresh server)`,
+      `Ceiling: concurrency sweep (${sweepPoints.toLocaleString('en-US')} points, fresh server per run, median of the runs)`,
       sweepRows,
       [
         ['c', 'concurrency'],
+        ['n', 'runs'],
         ['rate', 'points/s'],
         ['server', 'server CPU (cores)'],
         ['peak', 'server peak (cores)'],
@@ -369,7 +399,7 @@ if (rate.ours !== undefined && rate.ceiling !== undefined) {
 }
 if (rate.ours !== undefined && pythonBest !== undefined) {
   targets.push(
-    `ours ÷ Python best (${pythonBest}) = ${fmtRatio(rate.ours / rate[pythonBest])} (target > 1×, 2× where the ceiling allows: ${verdict(rate.ours > rate[pythonBest])}; the ceiling itself is ${fmtRatio(rate.ceiling / rate[pythonBest])} the Python best)`,
+    `ours ÷ Python best (${pythonBest}) = ${fmtRatio(rate.ours / rate[pythonBest])} (target > 1×, and 2× where the ceiling allows, else ≥ 90 % of the ceiling: ${verdict(rate.ours > rate[pythonBest] && rate.ours >= Math.min(2 * rate[pythonBest], 0.9 * (rate.ceiling ?? Number.POSITIVE_INFINITY)))}; the ceiling itself is ${fmtRatio(rate.ceiling / rate[pythonBest])} the Python best)`,
   );
 }
 // Where the ceiling's time goes, per 1000 points: CPU ms of the server, of the
@@ -389,7 +419,7 @@ if (probeRuns.store?.length) analysis.storeCpuMsPer1000 = perK(probeRuns.store, 
 if (probeRuns.sqlite?.length) analysis.sqliteCpuMsPer1000 = perK(probeRuns.sqlite, 'cpuMs');
 if (analysis.serverCpuMsPer1000 !== undefined) {
   targets.push(
-    `ceiling: the server process used ${analysis.serverCores.toFixed(2)} cores (one Python process, one core at most) and ${analysis.serverCpuMsPer1000.toFixed(0)} ms CPU per 1000 points; the client ${analysis.clientCpuMsPer1000.toFixed(1)} ms` +
+    `ceiling: the server's ${opts.workers} worker process${opts.workers === 1 ? ' (one core at most)' : 'es'} used ${analysis.serverCores.toFixed(2)} cores and ${analysis.serverCpuMsPer1000.toFixed(0)} ms CPU per 1000 points; the client ${analysis.clientCpuMsPer1000.toFixed(1)} ms` +
       (analysis.storeCpuMsPer1000 === undefined
         ? ''
         : `; MLflow's store layer alone ${analysis.storeCpuMsPer1000.toFixed(0)} ms`) +
@@ -402,7 +432,7 @@ process.stdout.write(`${targets.join('\n')}\n\n`);
 
 await writeResults('ingest', {
   description:
-    'Metric points into a real MLflow server (SQLite, one worker) until acknowledged; fresh server per run; counts verified in the database.',
+    'Metric points into a real MLflow server (SQLite, `--workers` uvicorn workers) until acknowledged; fresh server per run; counts verified in the database.',
   options: opts,
   expectedPoints,
   busyBefore,

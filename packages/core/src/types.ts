@@ -93,8 +93,10 @@ export interface ArtifactUpload {
 }
 
 /**
- * Per-request limits of a backend. Core validates keys and values against the
- * strictest limits of a run's destinations at the call, and cuts batches to them.
+ * What one `writeBatch` may hold: usually a backend's per-request limits (a
+ * flavor may take more and send a batch as several requests). Core validates
+ * keys and values against the strictest limits of a run's destinations at the
+ * call, and cuts batches to them.
  */
 export interface FlavorLimits {
   maxMetricsPerBatch: number;
