@@ -77,7 +77,7 @@ const opts = options({
   'sweep-points': 0,
   'sweep-reps': 3,
   // Requests per connection of the ceiling's pool: 1 spreads them over the server's workers
-  // best (a connection per request costs nothing on loopback). The MLflow flavor carries 16.
+  // best (a connection per request costs nothing on loopback). The MLflow flavor carries 4.
   'per-connection': 1,
   probes: 'store,sqlite,profile',
   'probe-reps': 1,

@@ -160,8 +160,8 @@ describe('MLflow config: multipart uploads', () => {
 });
 
 describe('MLflow config: connections', () => {
-  it('carries 16 requests on a connection by default; 0 is no limit', () => {
-    expect(resolve({ tracking_uri: 'http://127.0.0.1:5000' }).requests_per_connection).toBe(16);
+  it('carries 4 requests on a connection by default; 0 is no limit', () => {
+    expect(resolve({ tracking_uri: 'http://127.0.0.1:5000' }).requests_per_connection).toBe(4);
     expect(
       resolve({ tracking_uri: 'http://127.0.0.1:5000', requests_per_connection: 0 })
         .requests_per_connection,

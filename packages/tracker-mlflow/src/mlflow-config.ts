@@ -12,7 +12,7 @@ import { z } from 'zod';
  * kept-alive connections, opened together, can all end up on one worker of a 4-worker
  * `mlflow server` (one core of work); new connections now and then go to idle workers.
  */
-export const REQUESTS_PER_CONNECTION = 16;
+export const REQUESTS_PER_CONNECTION = 4;
 
 export const mlflowConfigSchema = z
   .object({
@@ -64,7 +64,7 @@ export const mlflowConfigSchema = z
       .nonnegative()
       .optional()
       .describe(
-        'requests one connection to the tracking server carries before it is closed and another opened, so that a multi-worker server (or a load balancer) spreads them over its processes; 0: no limit; default 16',
+        'requests one connection to the tracking server carries before it is closed and another opened, so that a multi-worker server (or a load balancer) spreads them over its processes; 0: no limit; default 4',
       ),
     multipart_upload: z
       .boolean()

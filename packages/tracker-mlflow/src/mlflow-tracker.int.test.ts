@@ -209,7 +209,7 @@ describe('MLflow, read back with its Python client', () => {
       const rounds: Array<[number | undefined, number, number]> = [
         [1, 1, 40],
         [2, 2, 20],
-        [undefined, 16, 3],
+        [undefined, 4, 10],
         [0, 40, 1],
       ];
       for (const [perConnection, most, fewest] of rounds) {
