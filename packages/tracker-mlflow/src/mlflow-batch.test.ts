@@ -29,12 +29,12 @@ function batch(
   metrics: MetricPoint[],
   params = 0,
   tags = 0,
-  valueOf = (i: number) => `v${i}`,
+  valueAt = (i: number) => `v${i}`,
 ): WriteBatch {
   return {
     metrics,
-    params: Array.from({ length: params }, (_, i) => ({ key: `p${i}`, value: valueOf(i) })),
-    tags: Array.from({ length: tags }, (_, i) => ({ key: `t${i}`, value: valueOf(i) })),
+    params: Array.from({ length: params }, (_, i) => ({ key: `p${i}`, value: valueAt(i) })),
+    tags: Array.from({ length: tags }, (_, i) => ({ key: `t${i}`, value: valueAt(i) })),
   };
 }
 
