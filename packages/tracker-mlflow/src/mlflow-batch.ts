@@ -21,25 +21,30 @@ import {
   type WriteBatch,
 } from '@trackstack/core';
 
-/** MLflow's limits on one `runs/log-batch` request (its REST API docs; PROTOCOLS.md). */
+/**
+ * MLflow's limits on one `runs/log-batch` request (PROTOCOLS.md): core's
+ * `DEFAULT_LIMITS` are MLflow's, so they are read from there.
+ */
 export const LOG_BATCH_LIMITS = Object.freeze({
-  metrics: 1000,
-  params: 100,
-  tags: 100,
-  entities: 1000,
+  metrics: DEFAULT_LIMITS.maxMetricsPerBatch,
+  params: DEFAULT_LIMITS.maxParamsPerBatch,
+  tags: DEFAULT_LIMITS.maxTagsPerBatch,
+  entities: DEFAULT_LIMITS.maxEntitiesPerBatch,
   /** MLflow documents 1 MB per request body. */
-  bytes: 1_000_000,
+  bytes: DEFAULT_LIMITS.maxBatchBytes,
 });
 
 /** Points in one core batch: ten requests' worth, so one batch spans ten times fewer keys per request. */
-export const MLFLOW_BATCH_POINTS = 10_000;
+export const MLFLOW_BATCH_POINTS = 10 * LOG_BATCH_LIMITS.metrics;
 
-/** The flavor's `limits`: what one core batch may hold (it goes out as several requests). */
+/**
+ * The flavor's `limits`: what one core batch may hold (it goes out as several
+ * requests). Params and tags stay at one request's worth; key and value
+ * lengths are MLflow's (`DEFAULT_LIMITS`).
+ */
 export const MLFLOW_LIMITS: Readonly<FlavorLimits> = Object.freeze({
   ...DEFAULT_LIMITS,
   maxMetricsPerBatch: MLFLOW_BATCH_POINTS,
-  maxParamsPerBatch: LOG_BATCH_LIMITS.params,
-  maxTagsPerBatch: LOG_BATCH_LIMITS.tags,
   maxEntitiesPerBatch: MLFLOW_BATCH_POINTS + LOG_BATCH_LIMITS.params + LOG_BATCH_LIMITS.tags,
   maxBatchBytes: 10 * LOG_BATCH_LIMITS.bytes,
 });
