@@ -18,12 +18,14 @@ export {
   wandbConfigSchema,
   wandbRunIdProblem,
 } from './wandb-config.js';
+export { OUTPUT_LOG, outputLogLine } from './wandb-console.js';
 export {
   isWandbRetryableStatus,
   MAX_RATE_LIMIT_PAUSE_MS,
   rateLimitPauseMs,
   WandbError,
 } from './wandb-error.js';
+export { historyRows, jsonWithNonFinite } from './wandb-history.js';
 export {
   generateWandbRunId,
   WandbOfflineRun,
@@ -37,16 +39,8 @@ export {
   WANDB_OUTPUT_TYPE,
   type WandbRecord,
 } from './wandb-records.js';
-export {
-  historyRows,
-  jsonWithNonFinite,
-  OUTPUT_LOG,
-  outputLogLine,
-  paramValue,
-  stepRunWandbId,
-  WandbExperimentTracker,
-  wandbConfig,
-} from './wandb-tracker.js';
+export { paramValue, stepRunWandbId, wandbConfig } from './wandb-run-config.js';
+export { WandbExperimentTracker } from './wandb-tracker.js';
 export {
   scanWandbTransactionLog,
   WANDB_LOG_BLOCK_SIZE,

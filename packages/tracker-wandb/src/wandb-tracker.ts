@@ -3,7 +3,6 @@
  * W&B's own offline run directories (offline, for `wandb sync`). Params are
  * config, metrics are history rows keyed by step, tags are run tags.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, constants, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -16,15 +15,12 @@ import {
   type FinalRunStatus,
   type FlavorCapabilities,
   type FlavorLimits,
-  type MetricPoint,
   type RunInit,
   type RunRef,
   type StartRunOptions,
   type StepRunInfo,
-  UID_TAG,
   type WriteBatch,
 } from '@trackstack/core';
-import { VERSION } from './version.js';
 import { type FileStreamRequest, type ResumeStatus, WandbClient } from './wandb-client.js';
 import {
   type ResolvedWandbConfig,
@@ -33,24 +29,17 @@ import {
   wandbConfigSchema,
   wandbRunIdProblem,
 } from './wandb-config.js';
+import { OUTPUT_LOG, outputLogLine, rawConsoleText } from './wandb-console.js';
 import { WandbError } from './wandb-error.js';
+import { type HistoryRow, historyRows, jsonWithNonFinite } from './wandb-history.js';
 import { WandbOfflineRun, writeHistoryPoints } from './wandb-offline-run.js';
-import { formatWandbNumber } from './wandb-records.js';
+import { checkResume, resumedRunState } from './wandb-resume.js';
+import { paramValue, runTags, stepRunWandbId, wandbConfig } from './wandb-run-config.js';
 
 /** Exit codes W&B reads a run's final state from (ZenML finishes a failed step with 1). */
 const EXIT_CODES: Record<FinalRunStatus, number> = { FINISHED: 0, FAILED: 1, KILLED: 255 };
 /** W&B's own client sends an empty file_stream request after this much silence. */
 const DEFAULT_HEARTBEAT_S = 30;
-/** wandb-core cuts console lines at this length (`maxTerminalLineLength`). */
-const MAX_OUTPUT_LINE_CHARS = 4096;
-/** The file_stream file that holds a run's console output. */
-export const OUTPUT_LOG = 'output.log';
-
-interface HistoryRow {
-  step: number;
-  timestamp: number;
-  values: Map<string, number>;
-}
 
 interface RunState {
   entity: string;
@@ -206,7 +195,12 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     if (resume !== undefined) {
       // As wandb.init(resume=...): ask W&B first, and continue what it has.
       const existing = await this.client.resumeStatus(this.settings.entity, project, runId);
-      this.checkResume(resume, existing, project, runId);
+      checkResume(
+        resume,
+        existing,
+        `${this.settings.entity ?? ''}/${project}/${runId}`,
+        this.created.has(`${project}/${runId}`),
+      );
       if (existing !== undefined) {
         restoreState(state, existing);
         // No console line of this run was sent before its ref existed: what W&B has came before.
@@ -233,28 +227,6 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     this.states.set(runId, state);
     this.startHeartbeat(state);
     return this.ref(state);
-  }
-
-  private checkResume(
-    resume: 'allow' | 'must' | 'never',
-    existing: ResumeStatus | undefined,
-    project: string,
-    runId: string,
-  ): void {
-    const path = `${this.settings.entity ?? ''}/${project}/${runId}`;
-    if (existing === undefined && resume === 'must') {
-      throw new WandbError(`W&B has no run ${path} to resume (resume: 'must')`, {
-        retryable: false,
-        hint: "create it first, or use resume: 'allow'",
-      });
-    }
-    // A run this tracker created (a create retried after a lost answer) is not "another" run.
-    if (existing !== undefined && resume === 'never' && !this.created.has(`${project}/${runId}`)) {
-      throw new WandbError(`W&B already has a run ${path} (resume: 'never')`, {
-        retryable: false,
-        hint: "use another run id, or resume: 'allow' to continue it",
-      });
-    }
   }
 
   override async resumeRun(ref: RunRef): Promise<RunRef> {
@@ -568,114 +540,12 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
   }
 }
 
-/**
- * trackstack tags are key/value; W&B tags are plain strings: `key:value`.
- * `trackstack.uid` is left out (it is the W&B run id).
- */
-function runTags(tags: Record<string, string>): string[] {
-  return Object.entries(tags)
-    .filter(([key]) => key !== UID_TAG)
-    .map(([key, value]) => `${key}:${value}`);
-}
-
-/**
- * Params are logged as text; W&B config keeps JSON values, so numbers,
- * booleans, null and JSON arrays get their type back. Anything else stays text.
- */
-export function paramValue(text: string): unknown {
-  if (/^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(text)) return Number(text);
-  if (text === 'true' || text === 'false') return text === 'true';
-  if (text === 'null') return null;
-  if (text.startsWith('[')) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
-  }
-  return text;
-}
-
-/**
- * W&B's config form: `{"key": {"value": ...}}`, plus `_wandb` with what wrote
- * it (and which trackstack run, to find it from W&B).
- */
-export function wandbConfig(
-  values: Record<string, unknown>,
-  uid?: string,
-): Record<string, { value: unknown }> {
-  const meta: Record<string, unknown> = { t: {}, m: [], trackstack_version: VERSION };
-  if (uid !== undefined) meta.trackstack_uid = uid;
-  const out: Record<string, { value: unknown }> = { _wandb: { value: meta } };
-  for (const [key, value] of Object.entries(values)) out[key] = { value };
-  return out;
-}
-
-/** Consecutive points of one step make one row (the journal keeps logging order). */
-export function historyRows(points: readonly MetricPoint[]): HistoryRow[] {
-  const rows: HistoryRow[] = [];
-  let row: HistoryRow | undefined;
-  for (const point of points) {
-    if (row === undefined || row.step !== point.step) {
-      row = { step: point.step, timestamp: point.timestamp, values: new Map() };
-      rows.push(row);
-    }
-    row.values.set(point.key, point.value);
-    row.timestamp = Math.max(row.timestamp, point.timestamp);
-  }
-  return rows;
-}
-
-/** JSON as W&B writes history and summaries: NaN and ±Infinity as bare words. */
-export function jsonWithNonFinite(value: Record<string, unknown>): string {
-  const parts = Object.entries(value).map(([key, item]) => {
-    const text =
-      typeof item === 'number'
-        ? formatWandbNumber(item)
-        : typeof item === 'object' && item !== null && !Array.isArray(item)
-          ? jsonWithNonFinite(item as Record<string, unknown>)
-          : JSON.stringify(item);
-    return `${JSON.stringify(key)}:${text}`;
-  });
-  return `{${parts.join(',')}}`;
-}
-
-/**
- * A readable W&B run id for a step run, `<pipeline run>_<step>`: characters W&B
- * or a directory name would refuse become '-', and then a short hash of the
- * original keeps two different steps apart.
- */
-export function stepRunWandbId(pipelineRun: string, step: string): string {
-  const raw = `${pipelineRun}_${step}`;
-  const safe = raw.replace(/[^A-Za-z0-9_-]/g, '-');
-  if (safe === raw && raw.length <= 64) return raw;
-  const hash = createHash('sha256').update(raw).digest('hex').slice(0, 8);
-  return `${safe.slice(0, 55)}-${hash}`;
-}
-
-/**
- * An output.log line as wandb-core 0.30 writes it: "ERROR " for stderr, the
- * line's start time in Python's ISO form (UTC, microseconds, no zone), the text.
- */
-export function outputLogLine(line: ConsoleLine): string {
-  const time = `${new Date(line.timestamp).toISOString().slice(0, 23)}000`;
-  const prefix = line.stream === 'stderr' ? 'ERROR ' : '';
-  return `${prefix}${time} ${line.text.slice(0, MAX_OUTPUT_LINE_CHARS)}`;
-}
-
-/**
- * Offline, console lines become the raw text the SDK would have captured: a
- * line sent again (it was still open) is rewritten with `\r` (its text only
- * ever grows or is overwritten, never shortened), a new line ends the
- * stream's previous one with `\n` first.
- */
+/** Offline, console lines become the raw text the SDK would have captured (`rawConsoleText`). */
 function writeOfflineConsole(state: RunState, lines: readonly ConsoleLine[]): void {
   const offline = state.offline;
   if (offline === undefined) return;
   for (const line of lines) {
-    const open = state.consoleOpen[line.stream];
-    const text =
-      open === line.line ? `\r${line.text}` : `${open === undefined ? '' : '\n'}${line.text}`;
+    const text = rawConsoleText(state.consoleOpen[line.stream], line);
     state.consoleOpen[line.stream] = line.line;
     offline.output(line.stream, text, line.timestamp);
   }
@@ -685,62 +555,11 @@ function summaryFile(state: RunState) {
   return { offset: 0, content: [jsonWithNonFinite(state.summary)] };
 }
 
-function restoreState(
-  state: RunState,
-  status: {
-    historyLineCount?: number | null;
-    historyTail?: string | null;
-    summaryMetrics?: string | null;
-    tags?: string[] | null;
-    config?: string | null;
-  },
-): void {
-  state.historyLines = status.historyLineCount ?? 0;
-  if (status.tags) state.tags = [...status.tags];
-  state.summary = parseLoose(status.summaryMetrics) ?? {};
-  const config = parseLoose(status.config) ?? {};
-  for (const [key, item] of Object.entries(config)) {
-    if (key !== '_wandb' && typeof item === 'object' && item !== null && 'value' in item) {
-      state.config[key] = (item as { value: unknown }).value;
-    }
-  }
-  // historyTail is a JSON array of the last lines (JSON text each).
-  const tail = parseLoose(status.historyTail);
-  const lines = Array.isArray(tail) ? tail : [];
-  const lastLine = lines[lines.length - 1];
-  const last =
-    typeof lastLine === 'string'
-      ? (parseLoose(lastLine) as Record<string, unknown> | undefined)
-      : undefined;
-  if (last !== undefined && typeof last._step === 'number') {
-    const values = new Map<string, number>();
-    for (const [key, value] of Object.entries(last)) {
-      if (!key.startsWith('_') && typeof value === 'number') values.set(key, value);
-    }
-    state.lastRow = {
-      step: last._step,
-      timestamp: typeof last._timestamp === 'number' ? last._timestamp * 1000 : Date.now(),
-      values,
-    };
-  }
-}
-
-/** Parses JSON that may hold W&B's bare NaN / Infinity words. */
-function parseLoose(text: string | null | undefined): any {
-  if (text === null || text === undefined || text === '') return undefined;
-  try {
-    return JSON.parse(
-      text.replace(/(?<=[:,[]\s*)(-?Infinity|NaN)(?=\s*[,}\]])/g, '"$1"'),
-      (_key, value) =>
-        value === 'NaN'
-          ? Number.NaN
-          : value === 'Infinity'
-            ? Number.POSITIVE_INFINITY
-            : value === '-Infinity'
-              ? Number.NEGATIVE_INFINITY
-              : value,
-    );
-  } catch {
-    return undefined;
-  }
+function restoreState(state: RunState, status: ResumeStatus): void {
+  const resumed = resumedRunState(status);
+  state.historyLines = resumed.historyLines;
+  if (resumed.tags !== undefined) state.tags = resumed.tags;
+  state.summary = resumed.summary;
+  Object.assign(state.config, resumed.config);
+  if (resumed.lastRow !== undefined) state.lastRow = resumed.lastRow;
 }
