@@ -16,6 +16,19 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The texts of the run's OutputRawRecords, in file order. */
+function outputTexts(run: WandbOfflineRun): string[] {
+  const utf8 = new TextDecoder();
+  return scanWandbTransactionLog(readFileSync(run.logPath)).records.flatMap((record) => {
+    const body = readProtobufFields(record).find((f) => f.field === WANDB_FIELDS.Record.output_raw);
+    if (body === undefined) return [];
+    const line = readProtobufFields(body.value as Uint8Array).find(
+      (f) => f.field === WANDB_FIELDS.OutputRawRecord.line,
+    );
+    return [utf8.decode(line!.value as Uint8Array)];
+  });
+}
+
 /** The Record field number of each record's type, in file order. */
 function recordTypes(run: WandbOfflineRun): string[] {
   const names = new Map<number, string>(
@@ -75,5 +88,66 @@ describe('WandbOfflineRun', () => {
     run.close();
     run.close();
     expect(recordTypes(run)).toEqual(['header', 'run', 'summary', 'history', 'summary', 'exit']);
+  });
+
+  it("takes the tracker's batches, artifacts and end (the WandbRun shape)", () => {
+    const run = WandbOfflineRun.create({
+      dir,
+      project: 'p',
+      runId: 'tracked',
+      uid: 'u1',
+      startTimeMs: 5,
+    });
+    expect(run.ref()).toEqual({
+      runId: 'tracked',
+      url: `file://${run.runDir}`,
+      data: { project: 'p', startTime: 5, offline: true, uid: 'u1' },
+    });
+    const line = (n: number, text: string) => ({
+      line: n,
+      stream: 'stdout' as const,
+      text,
+      timestamp: 6,
+    });
+    run.write({
+      params: [{ key: 'lr', value: '0.1' }],
+      tags: [],
+      metrics: [
+        { key: 'a', value: 1, step: 0, timestamp: 6 },
+        { key: 'a', value: 2, step: 1, timestamp: 7 },
+      ],
+      console: [line(0, 'a'), line(0, 'ab'), line(1, 'c')],
+    });
+    const source = join(dir, 'artifact.txt');
+    writeFileSync(source, 'y');
+    run.upload({
+      localPath: source,
+      path: 'out/artifact.txt',
+      size: 1,
+      sha256: '',
+      contentType: 'text/plain',
+    });
+    run.finish('KILLED', 2_005);
+    expect(readFileSync(join(run.filesDir, 'out', 'artifact.txt'), 'utf8')).toBe('y');
+    expect(outputTexts(run)).toEqual(['a', '\rab', '\nc', '\n']);
+    expect(recordTypes(run)).toEqual([
+      'header',
+      'run',
+      'config',
+      'summary',
+      'history',
+      'output_raw',
+      'output_raw',
+      'output_raw',
+      'files',
+      'output_raw',
+      'summary',
+      'history',
+      'summary',
+      'exit',
+    ]);
+    expect(() =>
+      run.write({ params: [], tags: [], metrics: [{ key: 'a', value: 3, step: 2, timestamp: 8 }] }),
+    ).toThrow(/has ended/);
   });
 });

@@ -15,13 +15,24 @@
  * from summary records only), config and summary updates as they come, files,
  * then `_wandb.runtime`/`_runtime` and the exit record last (`wandb sync`
  * ignores records after exit, and marks a run without one as failed).
+ *
+ * The tracker's offline runs: `write`, `upload`, `finish` and `ref` take
+ * trackstack's batches, artifacts and end (`WandbRun`); the other methods
+ * write W&B's records one by one, as `wandb.init(mode="offline")`'s run does.
  */
 import { randomInt } from 'node:crypto';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, posix, sep } from 'node:path';
-import { forEachMetric, type WriteBatch } from '@trackstack/core';
+import {
+  type ArtifactUpload,
+  type FinalRunStatus,
+  forEachMetric,
+  type RunRef,
+  type WriteBatch,
+} from '@trackstack/core';
 import { VERSION } from './version.js';
+import { rawConsoleText } from './wandb-console.js';
 import {
   encodeRecord,
   type HistoryKey,
@@ -31,6 +42,8 @@ import {
   type WandbOutputType,
   type WandbRecordBody,
 } from './wandb-records.js';
+import { EXIT_CODES, type WandbRun } from './wandb-run.js';
+import { paramValue } from './wandb-run-config.js';
 import { WandbTransactionLogWriter } from './wandb-transaction-log.js';
 
 export interface WandbOfflineRunOptions {
@@ -52,6 +65,8 @@ export interface WandbOfflineRunOptions {
   startTimeMs?: number;
   /** Written into the header record (wandb-core puts its own version there); nothing reads it. */
   producer?: string;
+  /** The trackstack run's uid, kept in the run's ref. */
+  uid?: string;
 }
 
 const RUN_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -75,18 +90,7 @@ function checkedKey(encoder: HistoryRowEncoder, name: string, value: unknown): H
   return key;
 }
 
-/**
- * Package-internal (index.ts does not export it): writes a batch's metric
- * points as history rows, as `history()` per row of consecutive same-step
- * points would, without making an object per row or per point.
- */
-export let writeHistoryPoints: (run: WandbOfflineRun, batch: WriteBatch) => void;
-
-export class WandbOfflineRun {
-  static {
-    writeHistoryPoints = (run, batch) => run.historyPoints(batch);
-  }
-
+export class WandbOfflineRun implements WandbRun {
   readonly runId: string;
   /** `<dir>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>`: the path to give `wandb sync`. */
   readonly runDir: string;
@@ -95,6 +99,13 @@ export class WandbOfflineRun {
   readonly filesDir: string;
   readonly startTimeMs: number;
 
+  private readonly project: string;
+  private readonly uid: string | undefined;
+  /** The console line each stream's terminal is on (its newline not written yet). */
+  private readonly consoleOpen: { stdout: number | undefined; stderr: number | undefined } = {
+    stdout: undefined,
+    stderr: undefined,
+  };
   private readonly log: WandbTransactionLogWriter;
   private num = 0;
   /** The open row's step (its keys and values are in `rows`), or -1. */
@@ -115,6 +126,8 @@ export class WandbOfflineRun {
       throw new TypeError(`W&B run id ${JSON.stringify(runId)}: use letters, digits, _ and -`);
     }
     this.runId = runId;
+    this.project = options.project;
+    this.uid = options.uid;
     this.startTimeMs = options.startTimeMs ?? Date.now();
     this.runDir = join(
       options.dir,
@@ -138,12 +151,12 @@ export class WandbOfflineRun {
   static create(options: WandbOfflineRunOptions): WandbOfflineRun {
     const run = new WandbOfflineRun(options);
     try {
-      run.write({
+      run.record({
         header: {
           producer: options.producer ?? `@trackstack/tracker-wandb ${VERSION}`,
         },
       });
-      run.write({
+      run.record({
         run: {
           runId: run.runId,
           entity: options.entity,
@@ -169,10 +182,52 @@ export class WandbOfflineRun {
     return run;
   }
 
+  ref(): RunRef {
+    return {
+      runId: this.runId,
+      url: `file://${this.runDir}`,
+      data: { project: this.project, startTime: this.startTimeMs, offline: true, uid: this.uid },
+    };
+  }
+
+  /**
+   * A batch: params as config, metric points as history rows (as `history()`
+   * per row of consecutive same-step points would, without an object per row
+   * or per point), console lines as raw output; then fsync. Tags are not
+   * written (W&B's offline runs take them at the start only).
+   */
+  write(batch: WriteBatch): void {
+    if (batch.params.length > 0) {
+      const update: Record<string, unknown> = {};
+      for (const { key, value } of batch.params) update[key] = paramValue(value);
+      this.config(update);
+    }
+    this.historyPoints(batch);
+    for (const line of batch.console ?? []) {
+      const text = rawConsoleText(this.consoleOpen[line.stream], line);
+      this.consoleOpen[line.stream] = line.line;
+      this.output(line.stream, text, line.timestamp);
+    }
+    this.flush();
+  }
+
+  upload(artifact: ArtifactUpload): void {
+    this.file(artifact.path, artifact.localPath);
+  }
+
+  /** Ends the open console lines, then `exit` with the status's exit code and `close`. */
+  finish(status: FinalRunStatus, endTime: number): void {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      if (this.consoleOpen[stream] !== undefined) this.output(stream, '\n', endTime);
+    }
+    this.exit(EXIT_CODES[status], endTime);
+    this.close();
+  }
+
   /** Adds or replaces top-level config keys (values as JSON; NaN becomes null, as in the SDK). */
   config(update: Readonly<Record<string, unknown>>): void {
     const items = keyedItems(update, 'config');
-    if (items.length > 0) this.write({ config: { update: items } });
+    if (items.length > 0) this.record({ config: { update: items } });
   }
 
   /**
@@ -214,7 +269,7 @@ export class WandbOfflineRun {
   /**
    * What `history` does for each row of consecutive same-step points (the
    * row's timestamp is the latest of its points'), straight from the batch's
-   * columns (`forEachMetric`). Package-internal: see `writeHistoryPoints`.
+   * columns (`forEachMetric`).
    */
   private historyPoints(batch: WriteBatch): void {
     const encoder = this.rows;
@@ -278,13 +333,13 @@ export class WandbOfflineRun {
   output(stream: WandbOutputType, text: string, timestampMs: number = Date.now()): void {
     this.ensureOpen();
     if (text.length === 0) return;
-    this.write({ outputRaw: { stream, text, timestampMs } });
+    this.record({ outputRaw: { stream, text, timestampMs } });
   }
 
   /** Sets top-level summary keys, like `run.summary.update(...)`. */
   summary(update: Readonly<Record<string, unknown>>): void {
     const items = keyedItems(update, 'summary');
-    if (items.length > 0) this.write({ summary: { update: items } });
+    if (items.length > 0) this.record({ summary: { update: items } });
   }
 
   /**
@@ -310,7 +365,7 @@ export class WandbOfflineRun {
     const target = join(this.filesDir, ...name.split('/'));
     mkdirSync(dirname(target), { recursive: true });
     copyFileSync(sourcePath, target);
-    this.write({ files: { files: [{ path: name, policy }] } });
+    this.record({ files: { files: [{ path: name, policy }] } });
   }
 
   /**
@@ -322,7 +377,7 @@ export class WandbOfflineRun {
     this.ensureOpen();
     this.commitHistory();
     const runtime = String(Math.max(0, Math.floor((endTimeMs - this.startTimeMs) / 1000)));
-    this.write({
+    this.record({
       summary: {
         update: [
           { nestedKey: ['_wandb', 'runtime'], valueJson: runtime },
@@ -330,7 +385,7 @@ export class WandbOfflineRun {
         ],
       },
     });
-    this.write({ exit: { exitCode, runtime: Number(runtime) } });
+    this.record({ exit: { exitCode, runtime: Number(runtime) } });
     this.exited = true;
     this.log.flush();
   }
@@ -367,7 +422,7 @@ export class WandbOfflineRun {
   }
 
   /** `streamId` is set on the records that come from the user, as wandb-core does. */
-  private write(body: WandbRecordBody, fromUser = true): void {
+  private record(body: WandbRecordBody, fromUser = true): void {
     if (this.exited) throw new Error(`W&B offline run ${this.runId} has ended`);
     this.num += 1;
     const streamId = fromUser ? this.runId : undefined;

@@ -2,14 +2,14 @@
  * The W&B flavor: trackstack's primitives on W&B's service API (online) or
  * W&B's own offline run directories (offline, for `wandb sync`). Params are
  * config, metrics are history rows keyed by step, tags are run tags.
+ *
+ * Creating or resuming a run decides online or offline once: the run object
+ * (`WandbOnlineRun`, `WandbOfflineRun`) then takes each primitive's call.
  */
-import { createReadStream } from 'node:fs';
 import { access, constants, mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import {
   type ArtifactUpload,
   BaseExperimentTracker,
-  type ConsoleLine,
   DEFAULT_LIMITS,
   defineFlavor,
   type FinalRunStatus,
@@ -21,7 +21,7 @@ import {
   type StepRunInfo,
   type WriteBatch,
 } from '@trackstack/core';
-import { type FileStreamRequest, type ResumeStatus, WandbClient } from './wandb-client.js';
+import { WandbClient } from './wandb-client.js';
 import {
   type ResolvedWandbConfig,
   resolveWandbConfig,
@@ -29,41 +29,12 @@ import {
   wandbConfigSchema,
   wandbRunIdProblem,
 } from './wandb-config.js';
-import { OUTPUT_LOG, outputLogLine, rawConsoleText } from './wandb-console.js';
 import { WandbError } from './wandb-error.js';
-import { type HistoryRow, historyRows, jsonWithNonFinite } from './wandb-history.js';
-import { WandbOfflineRun, writeHistoryPoints } from './wandb-offline-run.js';
-import { checkResume, resumedRunState } from './wandb-resume.js';
-import { paramValue, runTags, stepRunWandbId, wandbConfig } from './wandb-run-config.js';
-
-/** Exit codes W&B reads a run's final state from (ZenML finishes a failed step with 1). */
-const EXIT_CODES: Record<FinalRunStatus, number> = { FINISHED: 0, FAILED: 1, KILLED: 255 };
-/** W&B's own client sends an empty file_stream request after this much silence. */
-const DEFAULT_HEARTBEAT_S = 30;
-
-interface RunState {
-  entity: string;
-  project: string;
-  runId: string;
-  /** The trackstack run's uid, kept in `_wandb.trackstack_uid` of the W&B config. */
-  uid: string;
-  /** Line of output.log where console line 0 goes (lines a W&B run had before trackstack wrote to it). */
-  consoleBase: number;
-  /** Offline: the console line each stream's terminal is on (its newline not written yet). */
-  consoleOpen: { stdout: number | undefined; stderr: number | undefined };
-  startTime: number;
-  /** Params as W&B config values. */
-  config: Record<string, unknown>;
-  tags: string[];
-  summary: Record<string, unknown>;
-  /** Lines of wandb-history.jsonl the service holds. */
-  historyLines: number;
-  /** The last row sent: a batch that continues its step rewrites it at its offset. */
-  lastRow: HistoryRow | undefined;
-  lastRequestAt: number;
-  heartbeat: NodeJS.Timeout | undefined;
-  offline: WandbOfflineRun | undefined;
-}
+import { WandbOfflineRun } from './wandb-offline-run.js';
+import { WandbOnlineRun, type WandbOnlineRunOptions } from './wandb-online-run.js';
+import { checkResume } from './wandb-resume.js';
+import type { WandbRun } from './wandb-run.js';
+import { runTags, stepRunWandbId } from './wandb-run-config.js';
 
 export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
   static readonly FLAVOR = defineFlavor({
@@ -77,7 +48,8 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
 
   private resolved: ResolvedWandbConfig | undefined;
   private wandbClient: WandbClient | undefined;
-  private readonly states = new Map<string, RunState>();
+  /** The runs this tracker writes, by W&B run id. */
+  private readonly runs = new Map<string, WandbRun>();
   /** W&B runs this tracker upserted: a create retried after a lost answer finds its own run. */
   private readonly created = new Set<string>();
 
@@ -154,83 +126,16 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     const tags = [...this.config.tags, ...runTags(init.tags)];
     const group = this.config.group ?? init.tags['zenml.pipeline_run'];
     const runId = this.wandbRunId(init);
-    const state = this.newState(
-      this.settings.entity ?? '',
-      project,
-      runId,
-      init.uid,
-      init.startTime,
-      tags,
-    );
-    if (this.settings.mode === 'offline') {
-      if (!/^[A-Za-z0-9_-]+$/.test(runId)) {
-        throw new WandbError(`W&B offline run ids name directories: ${JSON.stringify(runId)}`, {
-          retryable: false,
-          hint: 'offline runs need ids of letters, digits, _ and -',
-        });
-      }
-      const offline = WandbOfflineRun.create({
-        dir: this.settings.dir,
-        project,
-        entity: this.settings.entity,
-        runId,
-        displayName: this.config.run_name ?? init.name,
-        group,
-        jobType: this.config.job_type,
-        notes: this.config.notes,
-        tags,
-        startTimeMs: init.startTime,
-      });
-      state.offline = offline;
-      this.states.set(runId, state);
-      return {
-        runId,
-        url: `file://${offline.runDir}`,
-        data: { project, startTime: init.startTime, offline: true, uid: init.uid },
-      };
-    }
-    // The W&B run id is derived from the run (run_id_strategy): a retried create upserts the same run.
-    await this.client.serverFeatures();
-    const resume = this.config.resume;
-    if (resume !== undefined) {
-      // As wandb.init(resume=...): ask W&B first, and continue what it has.
-      const existing = await this.client.resumeStatus(this.settings.entity, project, runId);
-      checkResume(
-        resume,
-        existing,
-        `${this.settings.entity ?? ''}/${project}/${runId}`,
-        this.created.has(`${project}/${runId}`),
-      );
-      if (existing !== undefined) {
-        restoreState(state, existing);
-        // No console line of this run was sent before its ref existed: what W&B has came before.
-        state.consoleBase = existing.logLineCount ?? 0;
-        state.tags = [...new Set([...state.tags, ...tags])];
-      }
-    }
-    this.created.add(`${project}/${runId}`);
-    const bucket = await this.client.upsertBucket({
-      name: runId,
-      project,
-      entity: this.settings.entity ?? null,
-      displayName: this.config.run_name ?? init.name,
-      groupName: group ?? null,
-      jobType: this.config.job_type ?? null,
-      notes: this.config.notes ?? null,
-      tags: state.tags,
-      config: JSON.stringify(wandbConfig(state.config, init.uid)),
-      host: hostname(),
-      program: process.argv[1] ?? null,
-    });
-    state.entity = bucket.project.entity.name;
-    state.historyLines = bucket.historyLineCount ?? state.historyLines;
-    this.states.set(runId, state);
-    this.startHeartbeat(state);
-    return this.ref(state);
+    const run =
+      this.settings.mode === 'offline'
+        ? this.createOfflineRun(init, runId, project, tags, group)
+        : await this.createOnlineRun(init, runId, project, tags, group);
+    this.hold(run);
+    return run.ref();
   }
 
   override async resumeRun(ref: RunRef): Promise<RunRef> {
-    const known = this.states.get(ref.runId);
+    const known = this.runs.get(ref.runId);
     if (known !== undefined) return ref;
     const data = ref.data ?? {};
     if (data.offline === true) {
@@ -249,97 +154,36 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
         statusCode: 404,
       });
     }
-    const startTime = typeof data.startTime === 'number' ? data.startTime : Date.now();
-    const uid = typeof data.uid === 'string' ? data.uid : ref.runId;
-    const state = this.newState(entity ?? '', project, ref.runId, uid, startTime, []);
-    restoreState(state, status);
-    if (typeof data.consoleBase === 'number') state.consoleBase = data.consoleBase;
-    this.states.set(ref.runId, state);
-    this.startHeartbeat(state);
+    const run = this.onlineRun({
+      entity: entity ?? '',
+      project,
+      runId: ref.runId,
+      uid: typeof data.uid === 'string' ? data.uid : ref.runId,
+      startTime: typeof data.startTime === 'number' ? data.startTime : Date.now(),
+      tags: [],
+    });
+    run.continueFrom(status, {
+      consoleBase: typeof data.consoleBase === 'number' ? data.consoleBase : undefined,
+    });
+    this.hold(run);
+    run.startHeartbeat();
     return ref;
   }
 
   async writeBatch(ref: RunRef, batch: WriteBatch): Promise<void> {
-    const state = await this.state(ref);
-    const configUpdate: Record<string, unknown> = {};
-    for (const { key, value } of batch.params) configUpdate[key] = paramValue(value);
-    const tagsBefore = state.tags.length;
-    for (const tag of runTags(Object.fromEntries(batch.tags.map((t) => [t.key, t.value])))) {
-      const name = tag.slice(0, tag.indexOf(':') + 1);
-      state.tags = state.tags.filter((t) => !(name !== '' && t.startsWith(name)));
-      state.tags.push(tag);
-    }
-    if (state.offline !== undefined) {
-      if (batch.params.length > 0) state.offline.config(configUpdate);
-      writeHistoryPoints(state.offline, batch);
-      writeOfflineConsole(state, batch.console ?? []);
-      state.offline.flush();
-      return;
-    }
-    const rows = historyRows(batch.metrics);
-    if (batch.params.length > 0 || batch.tags.length > 0 || state.tags.length !== tagsBefore) {
-      Object.assign(state.config, configUpdate);
-      // Config updates resend the whole config, as W&B's client does.
-      await this.client.upsertBucket({
-        name: state.runId,
-        project: state.project,
-        entity: state.entity,
-        config: JSON.stringify(wandbConfig(state.config, state.uid)),
-        ...(batch.tags.length > 0 ? { tags: state.tags } : {}),
-      });
-    }
-    if (rows.length > 0) await this.sendHistory(state, rows);
-    if (batch.console !== undefined && batch.console.length > 0) {
-      await this.sendConsole(state, batch.console);
-    }
+    const run = await this.run(ref);
+    await run.write(batch);
   }
 
   async uploadArtifact(ref: RunRef, artifact: ArtifactUpload): Promise<void> {
-    const state = await this.state(ref);
-    if (state.offline !== undefined) {
-      state.offline.file(artifact.path, artifact.localPath);
-      return;
-    }
-    const { uploadHeaders, files } = await this.client.createRunFiles(
-      state.entity,
-      state.project,
-      state.runId,
-      [artifact.path],
-    );
-    const target = files.find((file) => file.name === artifact.path);
-    if (target === undefined)
-      throw new WandbError(`CreateRunFiles gave no upload URL for ${artifact.path}`, {
-        retryable: true,
-      });
-    await this.client.upload(
-      target.uploadUrl,
-      uploadHeaders,
-      createReadStream(artifact.localPath),
-      artifact.size,
-    );
-    await this.stream(state, { uploaded: [artifact.path] });
+    const run = await this.run(ref);
+    await run.upload(artifact);
   }
 
   async finishRun(ref: RunRef, status: FinalRunStatus, endTime: number): Promise<void> {
-    const state = await this.state(ref);
-    const exitcode = EXIT_CODES[status];
-    if (state.offline !== undefined) {
-      for (const stream of ['stdout', 'stderr'] as const) {
-        if (state.consoleOpen[stream] !== undefined) state.offline.output(stream, '\n', endTime);
-      }
-      state.offline.exit(exitcode, endTime);
-      state.offline.close();
-    } else {
-      const runtime = Math.max(0, (endTime - state.startTime) / 1000);
-      state.summary._runtime = runtime;
-      state.summary._wandb = { runtime: Math.floor(runtime) };
-      await this.stream(state, {
-        files: { 'wandb-summary.json': summaryFile(state) },
-        complete: true,
-        exitcode,
-      });
-    }
-    this.forget(state);
+    const run = await this.run(ref);
+    await run.finish(status, endTime);
+    this.runs.delete(run.runId);
   }
 
   async validateConnection(): Promise<void> {
@@ -377,189 +221,103 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     return typeof name === 'string' && name !== '' ? { ...options, name } : options;
   }
 
-  private ref(state: RunState): RunRef {
-    return {
-      runId: state.runId,
-      url: this.runUrl(state.entity, state.project, state.runId),
-      data: {
-        entity: state.entity,
-        project: state.project,
-        startTime: state.startTime,
-        uid: state.uid,
-        consoleBase: state.consoleBase,
-      },
-    };
+  /** A new run directory under `<dir>/wandb/`, for `wandb sync`. */
+  private createOfflineRun(
+    init: RunInit,
+    runId: string,
+    project: string,
+    tags: string[],
+    group: string | undefined,
+  ): WandbOfflineRun {
+    if (!/^[A-Za-z0-9_-]+$/.test(runId)) {
+      throw new WandbError(`W&B offline run ids name directories: ${JSON.stringify(runId)}`, {
+        retryable: false,
+        hint: 'offline runs need ids of letters, digits, _ and -',
+      });
+    }
+    return WandbOfflineRun.create({
+      dir: this.settings.dir,
+      project,
+      entity: this.settings.entity,
+      runId,
+      displayName: this.config.run_name ?? init.name,
+      group,
+      jobType: this.config.job_type,
+      notes: this.config.notes,
+      tags,
+      startTimeMs: init.startTime,
+      uid: init.uid,
+    });
   }
 
-  private newState(
-    entity: string,
-    project: string,
+  /** The W&B run upserted (after the `resume` check, continuing what W&B has), its heartbeat on. */
+  private async createOnlineRun(
+    init: RunInit,
     runId: string,
-    uid: string,
-    startTime: number,
+    project: string,
     tags: string[],
-  ): RunState {
-    return {
-      entity,
+    group: string | undefined,
+  ): Promise<WandbOnlineRun> {
+    const run = this.onlineRun({
+      entity: this.settings.entity ?? '',
       project,
       runId,
-      uid,
-      consoleBase: 0,
-      consoleOpen: { stdout: undefined, stderr: undefined },
-      startTime,
-      config: {},
+      uid: init.uid,
+      startTime: init.startTime,
       tags,
-      summary: {},
-      historyLines: 0,
-      lastRow: undefined,
-      lastRequestAt: Date.now(),
-      heartbeat: undefined,
-      offline: undefined,
-    };
+    });
+    // The W&B run id is derived from the run (run_id_strategy): a retried create upserts the same run.
+    await this.client.serverFeatures();
+    const resume = this.config.resume;
+    if (resume !== undefined) {
+      // As wandb.init(resume=...): ask W&B first, and continue what it has.
+      const existing = await this.client.resumeStatus(this.settings.entity, project, runId);
+      checkResume(
+        resume,
+        existing,
+        `${this.settings.entity ?? ''}/${project}/${runId}`,
+        this.created.has(`${project}/${runId}`),
+      );
+      if (existing !== undefined) {
+        // No console line of this run was sent before its ref existed: what W&B has came before.
+        run.continueFrom(existing, { consoleBase: existing.logLineCount ?? 0, tags });
+      }
+    }
+    this.created.add(`${project}/${runId}`);
+    await run.create({
+      entity: this.settings.entity ?? null,
+      displayName: this.config.run_name ?? init.name,
+      groupName: group ?? null,
+      jobType: this.config.job_type ?? null,
+      notes: this.config.notes ?? null,
+    });
+    run.startHeartbeat();
+    return run;
   }
 
-  private async state(ref: RunRef): Promise<RunState> {
-    const known = this.states.get(ref.runId);
+  private onlineRun(
+    run: Omit<WandbOnlineRunOptions, 'client' | 'runUrl' | 'heartbeatIntervalS'>,
+  ): WandbOnlineRun {
+    return new WandbOnlineRun({
+      ...run,
+      client: this.client,
+      runUrl: (entity, project, runId) => this.runUrl(entity, project, runId),
+      heartbeatIntervalS: this.config.heartbeat_interval_s,
+    });
+  }
+
+  /** Keeps a run for the primitives; one it replaces (its id created again) is let go. */
+  private hold(run: WandbRun): void {
+    const previous = this.runs.get(run.runId);
+    this.runs.set(run.runId, run);
+    if (previous !== undefined && previous !== run) previous.release?.();
+  }
+
+  /** The run of a ref: one this tracker holds, else resumed (a ref from an earlier process). */
+  private async run(ref: RunRef): Promise<WandbRun> {
+    const known = this.runs.get(ref.runId);
     if (known !== undefined) return known;
     await this.resumeRun(ref);
-    return this.states.get(ref.runId)!;
+    return this.runs.get(ref.runId)!;
   }
-
-  /**
-   * Appends rows to wandb-history.jsonl. A first row at the step of the last
-   * row sent is merged into it and rewritten at its offset (W&B replaces lines
-   * from the offset on), so a step split across two batches stays one row.
-   * Rows below the last step were sent already (a replay) or would be dropped
-   * by W&B: they are left out.
-   */
-  private async sendHistory(state: RunState, rows: HistoryRow[]): Promise<void> {
-    const last = state.lastRow;
-    let offset = state.historyLines;
-    const lines: HistoryRow[] = [];
-    for (const row of rows) {
-      if (last !== undefined && row.step < last.step) continue;
-      if (last !== undefined && row.step === last.step && lines.length === 0) {
-        offset = state.historyLines - 1;
-        lines.push({
-          step: row.step,
-          timestamp: row.timestamp,
-          values: new Map([...last.values, ...row.values]),
-        });
-        continue;
-      }
-      lines.push(row);
-    }
-    if (lines.length === 0) return;
-    const summary = { ...state.summary };
-    for (const row of lines) {
-      for (const [key, value] of row.values) summary[key] = value;
-      Object.assign(summary, this.rowMeta(state, row));
-    }
-    const nextSummary = { ...summary };
-    await this.stream(state, {
-      files: {
-        'wandb-history.jsonl': {
-          offset,
-          content: lines.map((row) => this.historyLine(state, row)),
-        },
-        'wandb-summary.json': { offset: 0, content: [jsonWithNonFinite(nextSummary)] },
-      },
-    });
-    state.summary = nextSummary;
-    state.historyLines = offset + lines.length;
-    state.lastRow = lines[lines.length - 1];
-  }
-
-  private rowMeta(state: RunState, row: HistoryRow): Record<string, number> {
-    return {
-      _step: row.step,
-      _runtime: Math.max(0, row.timestamp - state.startTime) / 1000,
-      _timestamp: row.timestamp / 1000,
-    };
-  }
-
-  private historyLine(state: RunState, row: HistoryRow): string {
-    return jsonWithNonFinite({ ...Object.fromEntries(row.values), ...this.rowMeta(state, row) });
-  }
-
-  /**
-   * Writes console lines into output.log at their own offsets (a line sent
-   * again replaces itself, so replays are harmless). file_stream takes one
-   * run of consecutive lines per file and request, as wandb-core splits them.
-   */
-  private async sendConsole(state: RunState, lines: readonly ConsoleLine[]): Promise<void> {
-    let start = 0;
-    for (let i = 1; i <= lines.length; i++) {
-      if (i < lines.length && lines[i]!.line === lines[i - 1]!.line + 1) continue;
-      const run = lines.slice(start, i);
-      await this.stream(state, {
-        files: {
-          [OUTPUT_LOG]: {
-            offset: state.consoleBase + run[0]!.line,
-            content: run.map(outputLogLine),
-          },
-        },
-      });
-      start = i;
-    }
-  }
-
-  private async stream(state: RunState, body: FileStreamRequest): Promise<void> {
-    await this.client.fileStream(state.entity, state.project, state.runId, body);
-    state.lastRequestAt = Date.now();
-  }
-
-  /**
-   * W&B marks a run crashed when its client goes silent: after `interval` of
-   * silence an idle run sends an empty request, as W&B's own client does.
-   */
-  private startHeartbeat(state: RunState): void {
-    const interval = (this.config.heartbeat_interval_s ?? DEFAULT_HEARTBEAT_S) * 1000;
-    const arm = () => {
-      const wait = Math.max(0, state.lastRequestAt + interval - Date.now());
-      state.heartbeat = setTimeout(beat, wait);
-      state.heartbeat.unref();
-    };
-    const beat = () => {
-      if (this.states.get(state.runId) !== state) return;
-      if (Date.now() - state.lastRequestAt < interval) return arm();
-      // Counted as a request even when it fails: the next one is an interval away.
-      state.lastRequestAt = Date.now();
-      this.stream(state, {})
-        .catch(() => {
-          // A failed heartbeat is retried by the next one.
-        })
-        .finally(arm);
-    };
-    arm();
-  }
-
-  private forget(state: RunState): void {
-    if (state.heartbeat !== undefined) clearTimeout(state.heartbeat);
-    this.states.delete(state.runId);
-  }
-}
-
-/** Offline, console lines become the raw text the SDK would have captured (`rawConsoleText`). */
-function writeOfflineConsole(state: RunState, lines: readonly ConsoleLine[]): void {
-  const offline = state.offline;
-  if (offline === undefined) return;
-  for (const line of lines) {
-    const text = rawConsoleText(state.consoleOpen[line.stream], line);
-    state.consoleOpen[line.stream] = line.line;
-    offline.output(line.stream, text, line.timestamp);
-  }
-}
-
-function summaryFile(state: RunState) {
-  return { offset: 0, content: [jsonWithNonFinite(state.summary)] };
-}
-
-function restoreState(state: RunState, status: ResumeStatus): void {
-  const resumed = resumedRunState(status);
-  state.historyLines = resumed.historyLines;
-  if (resumed.tags !== undefined) state.tags = resumed.tags;
-  state.summary = resumed.summary;
-  Object.assign(state.config, resumed.config);
-  if (resumed.lastRow !== undefined) state.lastRow = resumed.lastRow;
 }

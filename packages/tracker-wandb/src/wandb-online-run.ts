@@ -1,0 +1,320 @@
+/**
+ * One online W&B run: what W&B's service holds of it as far as this process
+ * knows (history lines and the last row, summary, config, tags, where console
+ * line 0 goes in output.log), and the requests that change it: UpsertBucket
+ * for the run and its config and tags, file_stream for history, summary,
+ * console lines, uploads and the end, and the heartbeat that keeps an idle
+ * run from being marked crashed.
+ */
+import { createReadStream } from 'node:fs';
+import { hostname } from 'node:os';
+import type {
+  ArtifactUpload,
+  ConsoleLine,
+  FinalRunStatus,
+  RunRef,
+  WriteBatch,
+} from '@trackstack/core';
+import type {
+  FileStreamRequest,
+  ResumeStatus,
+  UpsertBucketInput,
+  WandbClient,
+} from './wandb-client.js';
+import { OUTPUT_LOG, outputLogLine } from './wandb-console.js';
+import { WandbError } from './wandb-error.js';
+import { type HistoryRow, historyRows, jsonWithNonFinite } from './wandb-history.js';
+import { resumedRunState } from './wandb-resume.js';
+import { EXIT_CODES, type WandbRun } from './wandb-run.js';
+import { paramValue, runTags, wandbConfig } from './wandb-run-config.js';
+
+/** W&B's own client sends an empty file_stream request after this much silence. */
+const DEFAULT_HEARTBEAT_S = 30;
+
+export interface WandbOnlineRunOptions {
+  client: WandbClient;
+  /** The entity as far as known ('' for the key's default): `create` learns it from W&B. */
+  entity: string;
+  project: string;
+  runId: string;
+  /** The trackstack run's uid, kept in `_wandb.trackstack_uid` of the W&B config. */
+  uid: string;
+  /** Epoch ms; history `_runtime` is measured from it. */
+  startTime: number;
+  tags: string[];
+  /** The W&B app's page of a run, for the ref's `url`. */
+  runUrl: (entity: string, project: string, runId: string) => string;
+  /** Seconds of silence before a heartbeat; 30 (as W&B's client) when unset. */
+  heartbeatIntervalS?: number | undefined;
+}
+
+/** What UpsertBucket gets when the run is created, besides what the run holds itself. */
+export type WandbRunDetails = Pick<
+  UpsertBucketInput,
+  'entity' | 'displayName' | 'groupName' | 'jobType' | 'notes'
+>;
+
+export class WandbOnlineRun implements WandbRun {
+  readonly runId: string;
+  private readonly client: WandbClient;
+  private readonly runUrl: WandbOnlineRunOptions['runUrl'];
+  private readonly heartbeatMs: number;
+  private entity: string;
+  private readonly project: string;
+  private readonly uid: string;
+  private readonly startTime: number;
+  private tags: string[];
+  /** Params as W&B config values. */
+  private readonly config: Record<string, unknown> = {};
+  private summary: Record<string, unknown> = {};
+  /** Line of output.log where console line 0 goes (lines a W&B run had before trackstack wrote to it). */
+  private consoleBase = 0;
+  /** Lines of wandb-history.jsonl the service holds. */
+  private historyLines = 0;
+  /** The last row sent: a batch that continues its step rewrites it at its offset. */
+  private lastRow: HistoryRow | undefined;
+  private lastRequestAt = Date.now();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(options: WandbOnlineRunOptions) {
+    this.client = options.client;
+    this.runUrl = options.runUrl;
+    this.heartbeatMs = (options.heartbeatIntervalS ?? DEFAULT_HEARTBEAT_S) * 1000;
+    this.entity = options.entity;
+    this.project = options.project;
+    this.runId = options.runId;
+    this.uid = options.uid;
+    this.startTime = options.startTime;
+    this.tags = options.tags;
+  }
+
+  /**
+   * Goes on from what W&B has of the run (its RunResumeStatus): history,
+   * summary, config and tags are kept, ours go after them. Console line 0
+   * goes to line `consoleBase` of output.log; `tags` are added to W&B's.
+   */
+  continueFrom(
+    status: ResumeStatus,
+    options: { consoleBase?: number | undefined; tags?: readonly string[] | undefined },
+  ): void {
+    const resumed = resumedRunState(status);
+    this.historyLines = resumed.historyLines;
+    if (resumed.tags !== undefined) this.tags = resumed.tags;
+    this.summary = resumed.summary;
+    Object.assign(this.config, resumed.config);
+    if (resumed.lastRow !== undefined) this.lastRow = resumed.lastRow;
+    if (options.consoleBase !== undefined) this.consoleBase = options.consoleBase;
+    if (options.tags !== undefined) this.tags = [...new Set([...this.tags, ...options.tags])];
+  }
+
+  /** Upserts the W&B run with its tags and config; W&B names the entity. */
+  async create(details: WandbRunDetails): Promise<void> {
+    const bucket = await this.client.upsertBucket({
+      name: this.runId,
+      project: this.project,
+      entity: details.entity,
+      displayName: details.displayName,
+      groupName: details.groupName,
+      jobType: details.jobType,
+      notes: details.notes,
+      tags: this.tags,
+      config: JSON.stringify(wandbConfig(this.config, this.uid)),
+      host: hostname(),
+      program: process.argv[1] ?? null,
+    });
+    this.entity = bucket.project.entity.name;
+    this.historyLines = bucket.historyLineCount ?? this.historyLines;
+  }
+
+  ref(): RunRef {
+    return {
+      runId: this.runId,
+      url: this.runUrl(this.entity, this.project, this.runId),
+      data: {
+        entity: this.entity,
+        project: this.project,
+        startTime: this.startTime,
+        uid: this.uid,
+        consoleBase: this.consoleBase,
+      },
+    };
+  }
+
+  async write(batch: WriteBatch): Promise<void> {
+    const configUpdate: Record<string, unknown> = {};
+    for (const { key, value } of batch.params) configUpdate[key] = paramValue(value);
+    const tagsBefore = this.tags.length;
+    for (const tag of runTags(Object.fromEntries(batch.tags.map((t) => [t.key, t.value])))) {
+      const name = tag.slice(0, tag.indexOf(':') + 1);
+      this.tags = this.tags.filter((t) => !(name !== '' && t.startsWith(name)));
+      this.tags.push(tag);
+    }
+    const rows = historyRows(batch.metrics);
+    if (batch.params.length > 0 || batch.tags.length > 0 || this.tags.length !== tagsBefore) {
+      Object.assign(this.config, configUpdate);
+      // Config updates resend the whole config, as W&B's client does.
+      await this.client.upsertBucket({
+        name: this.runId,
+        project: this.project,
+        entity: this.entity,
+        config: JSON.stringify(wandbConfig(this.config, this.uid)),
+        ...(batch.tags.length > 0 ? { tags: this.tags } : {}),
+      });
+    }
+    if (rows.length > 0) await this.sendHistory(rows);
+    if (batch.console !== undefined && batch.console.length > 0) {
+      await this.sendConsole(batch.console);
+    }
+  }
+
+  async upload(artifact: ArtifactUpload): Promise<void> {
+    const { uploadHeaders, files } = await this.client.createRunFiles(
+      this.entity,
+      this.project,
+      this.runId,
+      [artifact.path],
+    );
+    const target = files.find((file) => file.name === artifact.path);
+    if (target === undefined)
+      throw new WandbError(`CreateRunFiles gave no upload URL for ${artifact.path}`, {
+        retryable: true,
+      });
+    await this.client.upload(
+      target.uploadUrl,
+      uploadHeaders,
+      createReadStream(artifact.localPath),
+      artifact.size,
+    );
+    await this.stream({ uploaded: [artifact.path] });
+  }
+
+  /** The final file_stream request (summary with the run time, `complete`, `exitcode`). */
+  async finish(status: FinalRunStatus, endTime: number): Promise<void> {
+    const runtime = Math.max(0, (endTime - this.startTime) / 1000);
+    this.summary._runtime = runtime;
+    this.summary._wandb = { runtime: Math.floor(runtime) };
+    await this.stream({
+      files: { 'wandb-summary.json': { offset: 0, content: [jsonWithNonFinite(this.summary)] } },
+      complete: true,
+      exitcode: EXIT_CODES[status],
+    });
+    this.release();
+  }
+
+  /** Stops the heartbeat. */
+  release(): void {
+    this.stopped = true;
+    if (this.heartbeat !== undefined) clearTimeout(this.heartbeat);
+  }
+
+  /**
+   * W&B marks a run crashed when its client goes silent: after the heartbeat
+   * interval of silence an idle run sends an empty request, as W&B's own
+   * client does, until `finish` or `release`.
+   */
+  startHeartbeat(): void {
+    const interval = this.heartbeatMs;
+    const arm = () => {
+      const wait = Math.max(0, this.lastRequestAt + interval - Date.now());
+      this.heartbeat = setTimeout(beat, wait);
+      this.heartbeat.unref();
+    };
+    const beat = () => {
+      if (this.stopped) return;
+      if (Date.now() - this.lastRequestAt < interval) return arm();
+      // Counted as a request even when it fails: the next one is an interval away.
+      this.lastRequestAt = Date.now();
+      this.stream({})
+        .catch(() => {
+          // A failed heartbeat is retried by the next one.
+        })
+        .finally(arm);
+    };
+    arm();
+  }
+
+  /**
+   * Appends rows to wandb-history.jsonl. A first row at the step of the last
+   * row sent is merged into it and rewritten at its offset (W&B replaces lines
+   * from the offset on), so a step split across two batches stays one row.
+   * Rows below the last step were sent already (a replay) or would be dropped
+   * by W&B: they are left out.
+   */
+  private async sendHistory(rows: HistoryRow[]): Promise<void> {
+    const last = this.lastRow;
+    let offset = this.historyLines;
+    const lines: HistoryRow[] = [];
+    for (const row of rows) {
+      if (last !== undefined && row.step < last.step) continue;
+      if (last !== undefined && row.step === last.step && lines.length === 0) {
+        offset = this.historyLines - 1;
+        lines.push({
+          step: row.step,
+          timestamp: row.timestamp,
+          values: new Map([...last.values, ...row.values]),
+        });
+        continue;
+      }
+      lines.push(row);
+    }
+    if (lines.length === 0) return;
+    const summary = { ...this.summary };
+    for (const row of lines) {
+      for (const [key, value] of row.values) summary[key] = value;
+      Object.assign(summary, this.rowMeta(row));
+    }
+    const nextSummary = { ...summary };
+    await this.stream({
+      files: {
+        'wandb-history.jsonl': {
+          offset,
+          content: lines.map((row) => this.historyLine(row)),
+        },
+        'wandb-summary.json': { offset: 0, content: [jsonWithNonFinite(nextSummary)] },
+      },
+    });
+    this.summary = nextSummary;
+    this.historyLines = offset + lines.length;
+    this.lastRow = lines[lines.length - 1];
+  }
+
+  private rowMeta(row: HistoryRow): Record<string, number> {
+    return {
+      _step: row.step,
+      _runtime: Math.max(0, row.timestamp - this.startTime) / 1000,
+      _timestamp: row.timestamp / 1000,
+    };
+  }
+
+  private historyLine(row: HistoryRow): string {
+    return jsonWithNonFinite({ ...Object.fromEntries(row.values), ...this.rowMeta(row) });
+  }
+
+  /**
+   * Writes console lines into output.log at their own offsets (a line sent
+   * again replaces itself, so replays are harmless). file_stream takes one
+   * run of consecutive lines per file and request, as wandb-core splits them.
+   */
+  private async sendConsole(lines: readonly ConsoleLine[]): Promise<void> {
+    let start = 0;
+    for (let i = 1; i <= lines.length; i++) {
+      if (i < lines.length && lines[i]!.line === lines[i - 1]!.line + 1) continue;
+      const run = lines.slice(start, i);
+      await this.stream({
+        files: {
+          [OUTPUT_LOG]: {
+            offset: this.consoleBase + run[0]!.line,
+            content: run.map(outputLogLine),
+          },
+        },
+      });
+      start = i;
+    }
+  }
+
+  private async stream(body: FileStreamRequest): Promise<void> {
+    await this.client.fileStream(this.entity, this.project, this.runId, body);
+    this.lastRequestAt = Date.now();
+  }
+}
