@@ -136,6 +136,18 @@ export function harness() {
   return harnessPromise;
 }
 
+// ---------------------------------------------------------------------------
+// tracker-wandb's internals (the offline writer, the `.wandb` reader), which
+// its public API does not export: loaded from its TypeScript sources, through
+// jiti too.
+
+let wandbJiti;
+/** A module of packages/tracker-wandb/src by file name, e.g. `wandb-offline-run.ts`. */
+export async function wandbInternal(file) {
+  wandbJiti ??= import('jiti').then(({ createJiti }) => createJiti(import.meta.url));
+  return (await wandbJiti).import(join(REPO_DIR, 'packages', 'tracker-wandb', 'src', file));
+}
+
 /** The harness's cached MLflow environment (pinned by MLFLOW_REQUIREMENTS). */
 export async function mlflowEnv() {
   const h = await harness();

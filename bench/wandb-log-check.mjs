@@ -1,6 +1,7 @@
 /**
  * Reads a `.wandb` transaction log with @trackstack/tracker-wandb's own strict
- * reader (header, 32 KiB blocks, CRC-32 of every chunk, chunk sequence) and
+ * reader (header, 32 KiB blocks, CRC-32 of every chunk, chunk sequence; the
+ * package's internals, loaded from its sources through jiti) and
  * checks its history: exactly `rows` history records, steps 0..rows-1 in
  * order, each with every one of `keys` (and W&B's `_step`), and an exit
  * record. Used on both sides of the offline W&B benchmark, so neither can
@@ -8,11 +9,11 @@
  * does not hold what was logged.
  */
 import { readFileSync } from 'node:fs';
-import {
-  WANDB_FIELDS as F,
-  readProtobufFields,
-  scanWandbTransactionLog,
-} from '@trackstack/tracker-wandb';
+import { wandbInternal } from './lib.mjs';
+
+const { readProtobufFields } = await wandbInternal('wandb-protobuf.ts');
+const { WANDB_FIELDS: F } = await wandbInternal('wandb-records.ts');
+const { scanWandbTransactionLog } = await wandbInternal('wandb-transaction-log.ts');
 
 const utf8 = new TextDecoder();
 

@@ -7,9 +7,10 @@
  * end()'s return (the run's start is not timed, as on the SDK side). Then the
  * file is read back and checked (wandb-log-check.mjs). Prints one JSON line.
  *
- * `--writer`: the writer alone instead, for comparison: WandbOfflineRun (also
- * public) with `history(step, values, timestamp)` per row, `exit(0)` and
- * `close()` (one fsync at the end), no trackstack run, journal or delivery.
+ * `--writer`: the writer alone instead, for comparison: WandbOfflineRun (the
+ * flavor's internal writer, loaded from its source through jiti) with
+ * `history(step, values, timestamp)` per row, `exit(0)` and `close()` (one
+ * fsync at the end), no trackstack run, journal or delivery.
  *
  * `--profile <file.cpuprofile>`: a V8 CPU profile of the timed span only (not
  * start-up, not the check), for `node cpu-profile-top.mjs <file>`.
@@ -19,12 +20,8 @@ import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@trackstack/core';
-import {
-  WandbExperimentTracker,
-  WandbOfflineRun,
-  wandbConfigSchema,
-} from '@trackstack/tracker-wandb';
-import { options } from './lib.mjs';
+import { WandbExperimentTracker, wandbConfigSchema } from '@trackstack/tracker-wandb';
+import { options, wandbInternal } from './lib.mjs';
 import { checkWandbLog } from './wandb-log-check.mjs';
 
 const { rows, keys, writer, profile } = options({
@@ -53,6 +50,7 @@ try {
   let t0;
   let t1;
   if (writer) {
+    const { WandbOfflineRun } = await wandbInternal('wandb-offline-run.ts');
     const run = WandbOfflineRun.create({ dir: wandbDir, project: 'bench-wandb-offline' });
     await profiler?.post('Profiler.start');
     c0 = process.cpuUsage();
