@@ -1,47 +1,43 @@
 /**
  * @trackstack/core: the experiment-tracker contract, the run engine, the
- * journal and the local default flavor. This file is the whole public API.
+ * journal and the local default flavor. This file is the whole public API;
+ * `./flavor` has the helpers flavor authors use, `./testing` the
+ * conformance kit, `./store` the store and the read path (CLI, viewer).
+ *
+ * The source reads top-down by folder, each layer importing only those
+ * below it: tracker/ (what users hold) > registry/, local/, store/ > engine/
+ * (journal, batcher, sender, cursors) > contract/ (imports nothing).
  */
 
-// The contract a flavor implements
+// The contract: what a flavor implements
 export {
-  BaseExperimentTracker,
-  type StepRunResult,
-  type TrackerOptions,
-} from './base-tracker.js';
-// Runs
-export { currentRun } from './context.js';
-export { forEachMetric, type MetricVisitor } from './engine/metric-batch.js';
-export {
-  DEFAULT_EXPERIMENT,
-  type Destination,
-  RUN_ID_ENV,
-  type StartRunOptions,
-  UID_TAG,
-} from './engine/open-run.js';
-export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelay } from './engine/retry.js';
-// Errors
+  DEFAULT_CAPABILITIES,
+  type ExperimentBackend,
+  type FlavorCapabilities,
+  isExperimentBackend,
+} from './contract/backend.js';
+export { BaseExperimentTracker } from './contract/base-tracker.js';
 export {
   BackendError,
+  type BackendErrorCode,
   type BackendErrorOptions,
-  describeNetworkFailure,
-  isRetryableStatus,
-  type NetworkFailure,
-  parseRetryAfter,
   TrackstackError,
   type TrackstackErrorCode,
+  type TrackstackErrorOptions,
   toBackendError,
   ValidationError,
   type ValidationRule,
-} from './errors.js';
+} from './contract/errors.js';
 export {
   type ConcreteTrackerClass,
   type ConfigSchema,
   configJsonSchema,
   defineFlavor,
+  FLAVOR_NAME,
   FLAVOR_TYPE,
   type Flavor,
   type FlavorDefinition,
+  type FlavorTracker,
   isFlavor,
   isTrackerClass,
   parseConfig,
@@ -52,9 +48,45 @@ export {
   secret,
   secretFields,
   type TrackerClass,
-} from './flavor.js';
-// The local flavor, the store and the registry
-export { type GetTrackerOptions, getTracker, TRACKER_ENV, TrackerGroup } from './get-tracker.js';
+  type TrackerOptions,
+} from './contract/flavor.js';
+export {
+  DEFAULT_LIMITS,
+  type FlavorLimits,
+  type LoggingLimits,
+  type RequestLimits,
+} from './contract/limits.js';
+export { consoleLogger, type Logger, silentLogger } from './contract/log.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelay } from './contract/retry.js';
+export {
+  defaultStepRunLayout,
+  type StepRunInfo,
+  type StepRunLayout,
+  type StepRunMetadata,
+  type StepRunOptions,
+} from './contract/step-run.js';
+export {
+  type ArtifactUpload,
+  type ConsoleLine,
+  type ConsoleStream,
+  type FinalRunStatus,
+  type KeyValue,
+  type MetricPoint,
+  type ResumeOptions,
+  type RunInit,
+  type RunRef,
+  type RunStatus,
+  UID_TAG,
+} from './contract/types.js';
+export { forEachMetric, type MetricVisitor, type WriteBatch } from './contract/write-batch.js';
+// Validation rules, for flavors that check more than core does
+export {
+  flattenParams,
+  MAX_PARAM_DEPTH,
+  RESERVED_TAG_PREFIX,
+  validateKey,
+} from './engine/validation.js';
+// The local flavor and the registry
 export {
   type LocalArtifact,
   LocalRuns,
@@ -62,50 +94,34 @@ export {
   type RunSummary,
 } from './local/local-runs.js';
 export { type LocalConfig, LocalExperimentTracker } from './local/local-tracker.js';
-export { consoleLogger, type Logger, silentLogger } from './log.js';
 export {
   BUILT_IN_FLAVORS,
   type FlavorOrigin,
   FlavorRegistry,
   loadFlavorSource,
   type RegistryEntry,
-} from './registry.js';
-export {
-  type ArtifactOptions,
-  type ConsoleOptions,
-  type DestinationReport,
-  type EndOptions,
-  type EndReport,
-  type MetricOptions,
-  Run,
-} from './run.js';
+} from './registry/registry.js';
 export { resolveStoreDir } from './store/store-dir.js';
-export { type SyncOptions, type SyncReport, syncRun } from './sync.js';
+// The tracker API: what user code holds
+export { currentRun } from './tracker/context.js';
+export { type GetTrackerOptions, getTracker, TRACKER_ENV } from './tracker/get-tracker.js';
+export { DEFAULT_EXPERIMENT, RUN_ID_ENV, type StartRunOptions } from './tracker/open-run.js';
+export type {
+  ArtifactOptions,
+  ConsoleOptions,
+  DestinationReport,
+  EndOptions,
+  EndReport,
+  MetricOptions,
+  Run,
+} from './tracker/run.js';
+export { type SyncOptions, type SyncReport, syncRun } from './tracker/sync.js';
 export {
-  type ArtifactUpload,
-  type ConsoleLine,
-  type ConsoleStream,
-  DEFAULT_CAPABILITIES,
-  DEFAULT_LIMITS,
-  type FinalRunStatus,
-  type FlavorCapabilities,
-  type FlavorLimits,
-  type KeyValue,
-  type MetricPoint,
-  type ResumeOptions,
-  type RunInit,
-  type RunRef,
-  type RunStatus,
-  type StepRunInfo,
-  type StepRunMetadata,
-  type WriteBatch,
-} from './types.js';
-// Validation rules, for flavors that check more than core does
-export {
-  flattenParams,
-  MAX_PARAM_DEPTH,
-  RESERVED_TAG_PREFIX,
-  validateKey,
-} from './validation.js';
+  type CreateTrackerOptions,
+  createTracker,
+  type StepRunResult,
+  type Tracker,
+  type TrackerMember,
+} from './tracker/tracker.js';
+export { withRun } from './tracker/with-run.js';
 export { VERSION } from './version.js';
-export { withRun } from './with-run.js';

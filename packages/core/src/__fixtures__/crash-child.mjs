@@ -5,12 +5,14 @@ import { createJiti } from 'jiti';
 
 const jiti = createJiti(import.meta.url);
 const { HttpJsonTracker } = await jiti.import('./http-json-backend.ts');
-const { silentLogger } = await jiti.import('../log.ts');
+const { silentLogger } = await jiti.import('../contract/log.ts');
+const { createTracker } = await jiti.import('../tracker/tracker.ts');
+const { journalNow } = await jiti.import('../testing/journal-now.ts');
 
 const [storeDir, url, before, after] = process.argv.slice(2);
-const tracker = new HttpJsonTracker(
-  { url, timeout_ms: 2000, max_metrics_per_batch: 1000 },
-  { storeDir, logger: silentLogger },
+const tracker = createTracker(
+  new HttpJsonTracker({ url, timeout_ms: 2000, max_metrics_per_batch: 1000 }, { storeDir }),
+  { logger: silentLogger },
 );
 const run = await tracker.startRun({
   experiment: 'crash',
@@ -20,7 +22,7 @@ const run = await tracker.startRun({
 run.logParams({ lr: 0.5 });
 for (let step = 0; step < Number(before); step++)
   run.logMetric('m', step, { step, timestamp: 1_700_000_000_000 + step });
-run.flushToJournal();
+journalNow(run);
 // Points after the last journal flush live only in memory: a SIGKILL loses them, by design.
 for (let step = Number(before); step < Number(before) + Number(after); step++) {
   run.logMetric('m', step, { step, timestamp: 1_700_000_000_000 + step });

@@ -10,18 +10,21 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { BaseExperimentTracker } from '../base-tracker.js';
-import { BackendError, isRetryableStatus, parseRetryAfter } from '../errors.js';
-import { defineFlavor } from '../flavor.js';
+import { BaseExperimentTracker } from '../contract/base-tracker.js';
+import { BackendError } from '../contract/errors.js';
+import { defineFlavor } from '../contract/flavor.js';
+import { DEFAULT_LIMITS, type FlavorLimits } from '../contract/limits.js';
 import type {
   ArtifactUpload,
   FinalRunStatus,
   MetricPoint,
   RunInit,
   RunRef,
-  WriteBatch,
-} from '../types.js';
-import { DEFAULT_LIMITS, type FlavorLimits } from '../types.js';
+} from '../contract/types.js';
+import type { WriteBatch } from '../contract/write-batch.js';
+import { defineBackendError } from '../flavor/backend-error-class.js';
+
+const HttpJsonError = defineBackendError({ name: 'HttpJsonError', peer: 'the test server' });
 
 export type Fault = '429' | '503' | 'reset-before' | 'reset-after' | 'stall';
 
@@ -194,7 +197,8 @@ export class HttpJsonTracker extends BaseExperimentTracker<z.output<typeof httpJ
   static readonly FLAVOR = defineFlavor({ name: 'http-json', configSchema: httpJsonConfigSchema });
 
   override get limits(): FlavorLimits {
-    return { ...DEFAULT_LIMITS, maxMetricsPerBatch: this.config.max_metrics_per_batch };
+    const maxMetrics = this.config.max_metrics_per_batch;
+    return { ...DEFAULT_LIMITS, request: { ...DEFAULT_LIMITS.request, maxMetrics } };
   }
 
   async createRun(init: RunInit): Promise<RunRef> {
@@ -242,6 +246,7 @@ export class HttpJsonTracker extends BaseExperimentTracker<z.output<typeof httpJ
   }
 
   private async request(method: string, path: string, body?: string | Buffer): Promise<unknown> {
+    const what = `${method} ${path}`;
     let response: Response;
     try {
       response = await fetch(`${this.config.url}${path}`, {
@@ -252,35 +257,17 @@ export class HttpJsonTracker extends BaseExperimentTracker<z.output<typeof httpJ
       });
     } catch (error) {
       // fetch failed before any answer: refused, reset, timed out. All retryable.
-      throw new BackendError(
-        'BACKEND_UNREACHABLE',
-        `${method} ${path}: ${(error as Error).message}`,
-        {
-          retryable: true,
-          cause: error,
-        },
-      );
+      throw HttpJsonError.fromNetwork(what, (error as { cause?: unknown }).cause ?? error);
     }
     let text: string;
     try {
       text = await response.text();
     } catch (error) {
-      throw new BackendError('BACKEND_UNREACHABLE', `${method} ${path}: response cut off`, {
-        retryable: true,
-        cause: error,
-      });
+      throw HttpJsonError.fromNetwork(`${what} (response cut off)`, error);
     }
     if (!response.ok) {
-      throw new BackendError(
-        isRetryableStatus(response.status) ? 'BACKEND_UNREACHABLE' : 'BACKEND_REJECTED',
-        `${method} ${path} answered ${response.status}`,
-        {
-          statusCode: response.status,
-          responseBody: text,
-          retryable: isRetryableStatus(response.status),
-          retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
-        },
-      );
+      const headers = Object.fromEntries(response.headers);
+      throw HttpJsonError.fromResponse(what, { status: response.status, body: text, headers });
     }
     return text === '' ? {} : JSON.parse(text);
   }

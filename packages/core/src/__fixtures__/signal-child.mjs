@@ -3,10 +3,13 @@ import { createJiti } from 'jiti';
 
 const jiti = createJiti(import.meta.url);
 const { LocalExperimentTracker } = await jiti.import('../local/local-tracker.ts');
-const { silentLogger } = await jiti.import('../log.ts');
+const { silentLogger } = await jiti.import('../contract/log.ts');
+const { createTracker } = await jiti.import('../tracker/tracker.ts');
 
 const [how, storeDir] = process.argv.slice(2);
-const tracker = new LocalExperimentTracker({}, { storeDir, logger: silentLogger });
+const tracker = createTracker(new LocalExperimentTracker({}, { storeDir }), {
+  logger: silentLogger,
+});
 const run = await tracker.startRun({ experiment: 'hooks', flushIntervalMs: 60_000 });
 for (let step = 0; step < 10; step++) run.logMetric('m', step, { step });
 process.stdout.write(`${JSON.stringify({ uid: run.uid })}\n`);

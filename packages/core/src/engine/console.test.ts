@@ -2,9 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../contract/log.js';
 import { LocalRuns } from '../local/local-runs.js';
-import { silentLogger } from '../log.js';
 import { InMemoryBackend, InMemoryTracker } from '../testing/in-memory-tracker.js';
+import { journalNow } from '../testing/journal-now.js';
+import { createTracker } from '../tracker/tracker.js';
 import { ConsoleRecorder, MAX_CONSOLE_LINE_CHARS } from './console.js';
 
 let storeDir: string;
@@ -20,9 +22,9 @@ afterEach(async () => {
 });
 
 const tracker = (console: boolean) =>
-  new InMemoryTracker(
-    { backend: backendName, ordered_writes: true, console },
-    { storeDir, logger: silentLogger, runDefaults: { retry: { initialDelayMs: 5 } } },
+  createTracker(
+    new InMemoryTracker({ backend: backendName, ordered_writes: true, console }, { storeDir }),
+    { logger: silentLogger },
   );
 const onlyRun = () => {
   const runs = [...InMemoryBackend.get(backendName).runs.values()];
@@ -76,7 +78,7 @@ describe('console output of a run', () => {
     const run = await t.startRun({ flushIntervalMs: 0 });
     run.logConsole('loading\n');
     run.logConsole('train 0%');
-    run.flushToJournal();
+    journalNow(run);
     await run.flush();
     expect([...onlyRun().console.values()].map((l) => l.text)).toEqual(['loading', 'train 0%']);
     run.logConsole('\rtrain 100%\n');

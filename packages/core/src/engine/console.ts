@@ -7,8 +7,8 @@
  * when it changes, so a long progress bar is seen while it runs.
  */
 import { StringDecoder } from 'node:string_decoder';
-import type { ConsoleStream } from '../types.js';
-import type { ConsoleEntry } from './journal.js';
+import type { ConsoleStream } from '../contract/types.js';
+import type { ConsoleEntry } from './journal-records.js';
 
 /** Longer lines are cut: a stream that never writes a newline must not grow without bound. */
 export const MAX_CONSOLE_LINE_CHARS = 65_536;

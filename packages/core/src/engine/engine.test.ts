@@ -2,10 +2,12 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BackendError, ValidationError } from '../errors.js';
+import { BackendError, ValidationError } from '../contract/errors.js';
+import { silentLogger } from '../contract/log.js';
 import { LocalRuns } from '../local/local-runs.js';
-import { silentLogger } from '../log.js';
 import { InMemoryBackend, InMemoryTracker } from '../testing/in-memory-tracker.js';
+import type { StartRunOptions } from '../tracker/open-run.js';
+import { createTracker } from '../tracker/tracker.js';
 import { JournalReader } from './journal.js';
 import { RunDir } from './run-dir.js';
 
@@ -21,6 +23,7 @@ afterEach(async () => {
   await rm(storeDir, { recursive: true, force: true });
 });
 
+/** An in-memory flavor's tracker (`flavor`, to watch or fail its primitives) and runs of it. */
 function tracker(
   config: Partial<{
     max_metrics_per_batch: number;
@@ -28,14 +31,12 @@ function tracker(
     min_write_interval_ms: number;
   }> = {},
 ) {
-  return new InMemoryTracker(
+  const flavor = new InMemoryTracker(
     { backend: backendName, ordered_writes: config.ordered_writes ?? false, ...config },
-    {
-      storeDir,
-      logger: silentLogger,
-      runDefaults: { retry: { initialDelayMs: 5, maxDelayMs: 50 } },
-    },
+    { storeDir, logger: silentLogger },
   );
+  const user = createTracker(flavor, { logger: silentLogger });
+  return { flavor, startRun: (options?: StartRunOptions) => user.startRun(options) };
 }
 
 const backend = () => InMemoryBackend.get(backendName);
@@ -79,8 +80,8 @@ describe('batching', () => {
     backend().latencyMs = 2;
     let inflight = 0;
     let most = 0;
-    const original = t.writeBatch.bind(t);
-    t.writeBatch = async (ref, batch) => {
+    const original = t.flavor.writeBatch.bind(t.flavor);
+    t.flavor.writeBatch = async (ref, batch) => {
       inflight += 1;
       most = Math.max(most, inflight);
       try {
@@ -101,8 +102,8 @@ describe('batching', () => {
     backend().latencyMs = 5;
     let inflight = 0;
     let most = 0;
-    const original = t.writeBatch.bind(t);
-    t.writeBatch = async (ref, batch) => {
+    const original = t.flavor.writeBatch.bind(t.flavor);
+    t.flavor.writeBatch = async (ref, batch) => {
       inflight += 1;
       most = Math.max(most, inflight);
       try {
@@ -115,7 +116,7 @@ describe('batching', () => {
     for (let i = 0; i < 400; i++) run.logMetric('m', i, { step: i });
     await run.end();
     expect(most).toBeGreaterThan(1);
-    expect(most).toBeLessThanOrEqual(t.capabilities.maxConcurrency);
+    expect(most).toBeLessThanOrEqual(t.flavor.capabilities.maxConcurrency);
     expect(onlyRun().metrics).toHaveLength(400);
   });
 });
@@ -158,7 +159,7 @@ describe('retries', () => {
     backend().failNext(
       'writeBatch',
       () =>
-        new BackendError('BACKEND_UNREACHABLE', '429', {
+        new BackendError('BACKEND_RATE_LIMITED', '429', {
           retryable: true,
           statusCode: 429,
           retryAfterMs: 30,
@@ -183,14 +184,14 @@ describe('retries', () => {
       () => new BackendError('BACKEND_REJECTED', 'bad', { retryable: false, statusCode: 400 }),
     );
     await expect(run.flush()).rejects.toSatisfy(
-      (e) => BackendError.isInstance(e) && e.statusCode === 400,
+      (e: unknown) => BackendError.isInstance(e) && e.statusCode === 400,
     );
     run.logMetric('second', 2);
     const report = await run.end();
     expect(report.destinations[0]!.errors.map((e) => e.code)).toEqual(['BACKEND_REJECTED']);
     expect(onlyRun().metrics.map((p) => p.key)).toEqual(['second']);
     const cursor = await new RunDir(storeDir, run.uid).readCursor(
-      t.name,
+      t.flavor.name,
       (await new RunDir(storeDir, run.uid).listSegments())[0]!,
     );
     expect(cursor.rejected?.map((r) => r.code)).toEqual(['BACKEND_REJECTED']);
@@ -239,8 +240,8 @@ describe('outage at start', () => {
     const t = tracker();
     // The backend creates the run but the answer is lost: the retry must find it.
     let first = true;
-    const original = t.createRun.bind(t);
-    t.createRun = async (init) => {
+    const original = t.flavor.createRun.bind(t.flavor);
+    t.flavor.createRun = async (init) => {
       const ref = await original(init);
       if (first) {
         first = false;

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultyServer, HttpJsonTracker } from '../__fixtures__/http-json-backend.js';
-import { silentLogger } from '../log.js';
+import { silentLogger } from '../contract/log.js';
 import { describeFlavorConformance, metricHistories } from '../testing/conformance.js';
+import { createTracker } from '../tracker/tracker.js';
 
 const server = new FaultyServer();
 let url: string;
@@ -20,13 +21,12 @@ afterAll(async () => {
 });
 
 const tracker = (timeoutMs = 2000, maxMetrics = 1000) =>
-  new HttpJsonTracker(
-    { url, timeout_ms: timeoutMs, max_metrics_per_batch: maxMetrics },
-    {
-      storeDir,
-      logger: silentLogger,
-      runDefaults: { retry: { initialDelayMs: 10, maxDelayMs: 100 }, bufferSize: 500 },
-    },
+  createTracker(
+    new HttpJsonTracker(
+      { url, timeout_ms: timeoutMs, max_metrics_per_batch: maxMetrics },
+      { storeDir },
+    ),
+    { logger: silentLogger, runDefaults: { bufferSize: 500 } },
   );
 
 describe('a loopback HTTP backend that fails on purpose', () => {

@@ -2,17 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { MetricPoint, WriteBatch } from '../types.js';
+import type { MetricPoint } from '../contract/types.js';
+import { forEachMetric, lazyMetricsBatch, type WriteBatch } from '../contract/write-batch.js';
+import { JournalReader, JournalWriter } from './journal.js';
 import {
   type BatchRecord,
   type DataRecord,
   decodeMetrics,
   type EndRecord,
-  JournalReader,
-  JournalTail,
-  JournalWriter,
-} from './journal.js';
-import { forEachMetric, lazyMetricsBatch } from './metric-batch.js';
+} from './journal-records.js';
+import { JournalTail } from './journal-tail.js';
 import { MetricBuffer } from './metric-buffer.js';
 
 let dir: string;

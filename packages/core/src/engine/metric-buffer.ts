@@ -3,7 +3,8 @@
  * point. A key is validated once, when first seen, and gets an index; after
  * that a point costs a map lookup and four array stores.
  */
-import { type DecodedMetrics, encodeColumn, type MetricsBlock } from './journal.js';
+import type { MetricColumns } from '../contract/write-batch.js';
+import { encodeColumn, type MetricsBlock } from './journal-records.js';
 
 export class MetricBuffer {
   readonly capacity: number;
@@ -54,7 +55,7 @@ export class MetricBuffer {
    * With `keepColumns`, also returns copies of the block's columns (for the
    * journal's in-memory tail).
    */
-  drain(keepColumns = false): { block: MetricsBlock; columns?: DecodedMetrics } | undefined {
+  drain(keepColumns = false): { block: MetricsBlock; columns?: MetricColumns } | undefined {
     const n = this.length;
     if (n === 0) return undefined;
     // Re-number keys so the block names only the keys it uses, in first-use order.
@@ -85,7 +86,7 @@ export class MetricBuffer {
     };
     this.length = 0;
     if (!keepColumns) return { block };
-    const columns: DecodedMetrics = {
+    const columns: MetricColumns = {
       keys,
       k: k.slice(0, n),
       v: this.v.slice(0, n),

@@ -12,8 +12,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { TrackstackError } from '../errors.js';
-import type { RunRef, RunStatus } from '../types.js';
+import { TrackstackError } from '../contract/errors.js';
+import type { RunRef, RunStatus } from '../contract/types.js';
 
 export interface RunMeta {
   v: 1;
@@ -45,9 +45,11 @@ export interface SegmentCursor {
 const UID = /^[0-9A-Za-z][0-9A-Za-z_-]{0,127}$/;
 const DESTINATION = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-export function assertRunUid(uid: string): void {
+function assertRunUid(uid: string): void {
   if (!UID.test(uid)) {
-    throw new TrackstackError('RUN_NOT_FOUND', `${JSON.stringify(uid)} is not a valid run id`);
+    throw new TrackstackError('INVALID_RUN_ID', `${JSON.stringify(uid)} is not a valid run id`, {
+      hint: 'run ids are letters, digits, _ and -, up to 128 characters',
+    });
   }
 }
 
@@ -88,8 +90,19 @@ export class RunDir {
   }
 
   create(): void {
-    mkdirSync(this.journalDir, { recursive: true, mode: 0o700 });
-    mkdirSync(this.artifactsDir, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(this.journalDir, { recursive: true, mode: 0o700 });
+      mkdirSync(this.artifactsDir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new TrackstackError(
+        'STORE_NOT_WRITABLE',
+        `cannot make run ${this.uid} in ${this.path}`,
+        {
+          cause: error,
+          hint: 'check that the store can be written, or pick another with TRACKSTACK_HOME',
+        },
+      );
+    }
   }
 
   /** A new, unique segment name: sortable by creation time, then by process. */
@@ -161,7 +174,7 @@ export class RunDir {
 }
 
 /** When a segment was created (its name starts with the time in base 36). */
-export function segmentStartTime(segment: string): number {
+function segmentStartTime(segment: string): number {
   return Number.parseInt(segment.slice(0, segment.indexOf('-')), 36);
 }
 
@@ -216,7 +229,7 @@ export function writeJsonAtomicSync(path: string, value: unknown): void {
   renameSync(tmp, path);
 }
 
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   const tmp = tmpPath(path);
   mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
   await writeFile(tmp, `${JSON.stringify(value)}\n`, { mode: 0o600 });

@@ -4,12 +4,13 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { consoleLineOf, decodeMetrics, JournalReader } from '../engine/journal.js';
+import { TrackstackError } from '../contract/errors.js';
+import { consoleLogger, type Logger } from '../contract/log.js';
+import type { ConsoleLine, MetricPoint, RunStatus } from '../contract/types.js';
+import { JournalReader } from '../engine/journal.js';
+import { consoleLineOf, decodeMetrics } from '../engine/journal-records.js';
 import { RunDir, type RunMeta } from '../engine/run-dir.js';
-import { TrackstackError } from '../errors.js';
-import { consoleLogger, type Logger } from '../log.js';
 import { resolveStoreDir } from '../store/store-dir.js';
-import type { ConsoleLine, MetricPoint, RunStatus } from '../types.js';
 
 export interface LocalArtifact {
   path: string;

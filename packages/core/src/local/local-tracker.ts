@@ -1,25 +1,34 @@
 /**
- * The built-in `local` flavor: the journal alone. Runs live in the store and
- * are read back with `LocalRuns` (and `trackstack runs ...`); nothing is sent
- * anywhere, and any local run can later be synced to another tracker.
+ * The built-in `local` flavor: the journal alone. Its runs live in the store
+ * and are read back with `LocalRuns` (and `trackstack runs ...`); nothing is
+ * sent anywhere, so it has no backend and no primitives, and any local run
+ * can later be synced to another tracker.
  */
 import { access, constants, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { BaseExperimentTracker } from '../base-tracker.js';
-import type { Destination } from '../engine/open-run.js';
-import { RunDir } from '../engine/run-dir.js';
-import { BackendError } from '../errors.js';
-import { defineLazyFlavor } from '../flavor.js';
-import type { FlavorCapabilities, RunInit, RunRef } from '../types.js';
-import { lazySchema } from '../zod.js';
+import { TrackstackError } from '../contract/errors.js';
+import {
+  defineLazyFlavor,
+  type Flavor,
+  type FlavorTracker,
+  markTrackerClass,
+  type TrackerOptions,
+} from '../contract/flavor.js';
+import { consoleLogger, type Logger } from '../contract/log.js';
+import { lazySchema } from '../contract/zod.js';
+import { resolveStoreDir } from '../store/store-dir.js';
 import { LocalRuns } from './local-runs.js';
 
 // Built on the first read of FLAVOR.configSchema: importing core does not load zod.
-export const localConfigSchema = lazySchema((z) => z.object({}).strict());
+const localConfigSchema = lazySchema((z) => z.object({}).strict());
 export type LocalConfig = z.output<ReturnType<typeof localConfigSchema>>;
 
-export class LocalExperimentTracker extends BaseExperimentTracker<LocalConfig> {
+export class LocalExperimentTracker implements FlavorTracker {
+  static {
+    markTrackerClass(LocalExperimentTracker);
+  }
+
   static readonly FLAVOR = defineLazyFlavor({
     name: 'local',
     displayName: 'Local (journal only)',
@@ -27,14 +36,21 @@ export class LocalExperimentTracker extends BaseExperimentTracker<LocalConfig> {
     docsUrl: 'https://github.com/trackstack/trackstack/tree/main/packages/core#the-local-flavor',
   });
 
-  override get capabilities(): FlavorCapabilities {
-    return {
-      orderedWrites: false,
-      maxConcurrency: 1,
-      nestedRuns: true,
-      artifacts: true,
-      resume: true,
-    };
+  readonly config: LocalConfig;
+  readonly name: string;
+  /** The store its runs live in. */
+  readonly storeDir: string;
+  readonly logger: Logger;
+
+  constructor(config: LocalConfig = {}, options: TrackerOptions = {}) {
+    this.config = config;
+    this.name = options.name ?? 'local';
+    this.storeDir = options.storeDir ?? resolveStoreDir();
+    this.logger = options.logger ?? consoleLogger;
+  }
+
+  get flavor(): Flavor {
+    return LocalExperimentTracker.FLAVOR;
   }
 
   /** Reads this tracker's runs back. */
@@ -42,33 +58,16 @@ export class LocalExperimentTracker extends BaseExperimentTracker<LocalConfig> {
     return new LocalRuns(this.storeDir);
   }
 
-  /** The journal is the whole of a local run: there is nothing to deliver. */
-  override destinations(): Destination[] {
-    return [];
-  }
-
-  // The primitives only run when another store's run is synced here; the journal
-  // already holds the data, so they acknowledge what exists.
-  async createRun(init: RunInit): Promise<RunRef> {
-    const dir = new RunDir(this.storeDir, init.uid);
-    return { runId: init.uid, url: `file://${dir.path}` };
-  }
-
-  async writeBatch(): Promise<void> {}
-
-  async uploadArtifact(): Promise<void> {}
-
-  async finishRun(): Promise<void> {}
-
+  /** The store must be writable: that is all a local run needs. */
   async validateConnection(): Promise<void> {
     const runs = join(this.storeDir, 'runs');
     try {
       await mkdir(runs, { recursive: true, mode: 0o700 });
       await access(runs, constants.W_OK);
     } catch (error) {
-      throw new BackendError('BACKEND_UNREACHABLE', `store ${this.storeDir} is not writable`, {
-        retryable: false,
+      throw new TrackstackError('STORE_NOT_WRITABLE', `store ${this.storeDir} is not writable`, {
         cause: error,
+        hint: 'check its permissions, or pick another store with TRACKSTACK_HOME',
       });
     }
   }

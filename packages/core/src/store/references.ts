@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { TrackstackError } from '../errors.js';
-import { lazySchema } from '../zod.js';
+import { TrackstackError } from '../contract/errors.js';
+import { lazySchema } from '../contract/zod.js';
 import { readStoreFile } from './store-files.js';
 
 const REFERENCE = /\{\{\s*(env|secret)\.([A-Za-z0-9_.-]+)\s*\}\}/g;
@@ -20,7 +20,7 @@ export const secretsFileSchema = lazySchema((z) =>
 );
 
 export interface ReferenceContext {
-  env: NodeJS.ProcessEnv;
+  env: Record<string, string | undefined>;
   storeDir: string;
 }
 

@@ -11,7 +11,7 @@ export const STORE_DIR_NAME = '.trackstack';
 
 export function resolveStoreDir(
   cwd: string = process.cwd(),
-  env: NodeJS.ProcessEnv = process.env,
+  env: Record<string, string | undefined> = process.env,
 ): string {
   if (env.TRACKSTACK_HOME !== undefined && env.TRACKSTACK_HOME !== '') {
     return resolve(cwd, env.TRACKSTACK_HOME);

@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
+import { TrackstackError } from '../contract/errors.js';
+import { lazySchema } from '../contract/zod.js';
 import { writeJsonAtomicSync } from '../engine/run-dir.js';
-import { TrackstackError } from '../errors.js';
-import { lazySchema } from '../zod.js';
 
 // Built on first use, with the zod core loads then (see ../zod.ts).
 export const flavorsFileSchema = lazySchema((z) =>

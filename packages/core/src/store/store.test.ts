@@ -3,14 +3,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TrackstackError } from '../errors.js';
-import { resolveFlavor } from '../flavor.js';
-import { getTracker, TrackerGroup } from '../get-tracker.js';
+import { TrackstackError } from '../contract/errors.js';
+import { resolveFlavor } from '../contract/flavor.js';
+import { DEFAULT_LIMITS } from '../contract/limits.js';
+import { silentLogger } from '../contract/log.js';
 import { LocalExperimentTracker } from '../local/local-tracker.js';
-import { silentLogger } from '../log.js';
-import { FlavorRegistry } from '../registry.js';
+import { FlavorRegistry } from '../registry/registry.js';
 import { InMemoryTracker } from '../testing/in-memory-tracker.js';
-import { DEFAULT_LIMITS } from '../types.js';
+import { getTracker } from '../tracker/get-tracker.js';
+import { trackerBackends } from '../tracker/tracker.js';
 import { hasReference, resolveReferences, SECRETS_FILE } from './references.js';
 import { findProjectStore, resolveStoreDir, STORE_DIR_NAME, userStoreDir } from './store-dir.js';
 import {
@@ -310,10 +311,10 @@ describe('getTracker', () => {
 
   it('is the local tracker when there is no trackers.json', async () => {
     const tracker = await getTracker({ storeDir: tmp, logger: silentLogger });
-    expect(tracker).toBeInstanceOf(LocalExperimentTracker);
     expect(tracker.name).toBe('local');
     expect(tracker.storeDir).toBe(tmp);
-    expect(tracker.flavor.name).toBe('local');
+    expect(tracker.flavor).toBe(LocalExperimentTracker.FLAVOR);
+    expect(trackerBackends(tracker)).toEqual([]);
   });
 
   it('is the local tracker when no tracker is active', async () => {
@@ -323,7 +324,7 @@ describe('getTracker', () => {
       active: [],
     });
     const tracker = await getTracker({ storeDir: tmp, registry: memoryRegistry() });
-    expect(tracker).toBeInstanceOf(LocalExperimentTracker);
+    expect(tracker.flavor).toBe(LocalExperimentTracker.FLAVOR);
   });
 
   it('finds the store from cwd when no storeDir is given', async () => {
@@ -350,15 +351,17 @@ describe('getTracker', () => {
       env: { MEM_BACKEND: 'store-test' },
       logger: silentLogger,
     });
-    expect(tracker).toBeInstanceOf(InMemoryTracker);
+    const [backend] = trackerBackends(tracker);
+    expect(backend).toBeInstanceOf(InMemoryTracker);
     expect(tracker.name).toBe('ci');
+    expect(backend?.name).toBe('ci');
     expect(tracker.storeDir).toBe(tmp);
-    expect(tracker.config).toEqual({
+    expect((backend as InMemoryTracker).config).toEqual({
       backend: 'store-test',
       max_metrics_per_batch: 10,
       ordered_writes: false,
     });
-    expect(tracker.limits.maxMetricsPerBatch).toBe(10);
+    expect(backend?.limits.request.maxMetrics).toBe(10);
   });
 
   it('builds a named tracker instead of the active ones', async () => {
@@ -372,10 +375,10 @@ describe('getTracker', () => {
     });
     const tracker = await getTracker({ storeDir: tmp, registry: memoryRegistry(), name: 'b' });
     expect(tracker.name).toBe('b');
-    expect((tracker as InMemoryTracker).config.backend).toBe('b');
+    expect((trackerBackends(tracker)[0] as InMemoryTracker).config.backend).toBe('b');
   });
 
-  it('makes a TrackerGroup of two active trackers', async () => {
+  it('makes a group of two active trackers', async () => {
     await write(TRACKERS_FILE, {
       version: 1,
       trackers: {
@@ -385,16 +388,17 @@ describe('getTracker', () => {
       active: ['first', 'second'],
     });
     const tracker = await getTracker({ storeDir: tmp, registry: memoryRegistry() });
-    expect(tracker).toBeInstanceOf(TrackerGroup);
-    const group = tracker as TrackerGroup;
-    expect(group.name).toBe('first+second');
-    expect(group.storeDir).toBe(tmp);
-    expect(group.members.map((m) => m.name)).toEqual(['first', 'second']);
-    expect(group.members.every((m) => m instanceof InMemoryTracker)).toBe(true);
-    expect(group.destinations().map((d) => d.name)).toEqual(['first', 'second']);
-    expect(group.limits).toEqual({ ...DEFAULT_LIMITS, maxMetricsPerBatch: 7 });
-    expect(group.capabilities.orderedWrites).toBe(true);
-    await expectTrackstackError(() => group.createRun(), 'INVALID_FLAVOR');
+    expect(tracker.name).toBe('first+second');
+    expect(tracker.storeDir).toBe(tmp);
+    expect(tracker.flavor).toBeUndefined();
+    expect(tracker.members).toEqual([
+      { name: 'first', flavor: 'memory' },
+      { name: 'second', flavor: 'memory' },
+    ]);
+    const backends = trackerBackends(tracker);
+    expect(backends.every((m) => m instanceof InMemoryTracker)).toBe(true);
+    expect(backends.map((b) => b.limits.request.maxMetrics)).toEqual([1000, 7]);
+    expect(tracker.limits).toEqual(DEFAULT_LIMITS.logging);
   });
 
   it('refuses an unknown tracker name with a typed error', async () => {
@@ -442,7 +446,7 @@ describe('getTracker', () => {
     await write(SECRETS_FILE, { version: 1, secrets: { mem: { key: 'sk-SECRET-123' } } });
     // A secret is fine where a string is expected...
     const ok = await getTracker({ storeDir: tmp, registry: memoryRegistry() });
-    expect((ok as InMemoryTracker).config.backend).toBe('sk-SECRET-123');
+    expect((trackerBackends(ok)[0] as InMemoryTracker).config.backend).toBe('sk-SECRET-123');
     // ...and a bad value is named by field, never shown.
     await write(TRACKERS_FILE, {
       version: 1,

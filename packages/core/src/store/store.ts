@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { TrackstackError } from '../errors.js';
+import { TrackstackError } from '../contract/errors.js';
 import { SECRETS_FILE, secretsFileSchema } from './references.js';
 import { resolveStoreDir, STORE_DIR_NAME } from './store-dir.js';
 import {
@@ -90,12 +90,15 @@ export class Store {
         retries: { retries: 200, minTimeout: 5, maxTimeout: 100, randomize: true },
       });
     } catch (error) {
+      const locked = (error as NodeJS.ErrnoException).code === 'ELOCKED';
       throw new TrackstackError(
-        'CORRUPT_FILE',
+        locked ? 'STORE_LOCKED' : 'STORE_NOT_WRITABLE',
         `cannot lock the store ${this.dir}: ${(error as Error).message}`,
         {
           cause: error,
-          hint: 'another trackstack process holds it; if none runs, remove the store.lock directory',
+          hint: locked
+            ? 'another trackstack process holds it; if none runs, remove the store.lock directory'
+            : 'check that the store directory can be written (TRACKSTACK_HOME picks another)',
         },
       );
     }

@@ -7,6 +7,10 @@
  *     readRun: (tracker, run) => readBackFromMyBackend(run.ref!.runId),
  *   });
  *
+ * `createTracker` makes an instance of the flavor's class; the kit logs
+ * through the tracker API (`createTracker` of core) as a user would, with
+ * core's default settings.
+ *
  * Each test reads back what the backend holds and compares it with what was
  * logged. Capability flags switch tests off for what a flavor does not
  * support; `overrides` replaces or skips any test by name.
@@ -16,12 +20,16 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BaseExperimentTracker } from '../base-tracker.js';
-import type { StartRunOptions } from '../engine/open-run.js';
-import { BackendError, ValidationError } from '../errors.js';
-import { silentLogger } from '../log.js';
-import type { Run } from '../run.js';
-import type { MetricPoint, RunRef, RunStatus, StepRunInfo } from '../types.js';
+import { isExperimentBackend } from '../contract/backend.js';
+import { BackendError, ValidationError } from '../contract/errors.js';
+import type { FlavorTracker } from '../contract/flavor.js';
+import { DEFAULT_LIMITS, type RequestLimits } from '../contract/limits.js';
+import { silentLogger } from '../contract/log.js';
+import type { StepRunInfo } from '../contract/step-run.js';
+import type { MetricPoint, RunRef, RunStatus } from '../contract/types.js';
+import type { StartRunOptions } from '../tracker/open-run.js';
+import type { Run } from '../tracker/run.js';
+import { createTracker, type Tracker } from '../tracker/tracker.js';
 
 export interface BackendRunView {
   status: RunStatus;
@@ -40,8 +48,13 @@ export interface LoggedRun {
   ref: RunRef | undefined;
 }
 
-export interface ConformanceContext<T extends BaseExperimentTracker> {
-  tracker: T;
+export interface ConformanceContext<T extends FlavorTracker> {
+  /** The flavor's tracker, as `createTracker` made it. */
+  flavorTracker: T;
+  /** What a user holds: core's tracker of it. */
+  tracker: Tracker;
+  /** What one request of the flavor holds. */
+  requestLimits: RequestLimits;
   storeDir: string;
   workDir: string;
   /** Starts a run with quiet logging and short timeouts. */
@@ -63,7 +76,7 @@ export type ConformanceTest =
   | 'fatal-errors'
   | 'step-lifecycle';
 
-export interface ConformanceOptions<T extends BaseExperimentTracker> {
+export interface ConformanceOptions<T extends FlavorTracker> {
   name: string;
   createTracker(context: { storeDir: string }): Promise<T> | T;
   readRun(tracker: T, run: LoggedRun): Promise<BackendRunView>;
@@ -88,47 +101,55 @@ export interface ConformanceOptions<T extends BaseExperimentTracker> {
   teardown?(tracker: T): Promise<void> | void;
 }
 
-export function describeFlavorConformance<T extends BaseExperimentTracker>(
+export function describeFlavorConformance<T extends FlavorTracker>(
   options: ConformanceOptions<T>,
 ): void {
   describe(`flavor conformance: ${options.name}`, () => {
     let storeDir: string;
     let workDir: string;
-    let tracker: T;
+    let flavorTracker: T;
+    let tracker: Tracker;
     const context = (): ConformanceContext<T> => ({
+      flavorTracker,
       tracker,
+      requestLimits: isExperimentBackend(flavorTracker)
+        ? flavorTracker.limits.request
+        : DEFAULT_LIMITS.request,
       storeDir,
       workDir,
       startRun: (runOptions = {}) =>
-        tracker.startRun({
-          logger: silentLogger,
-          startTimeoutMs: 15_000,
-          endTimeoutMs: 30_000,
-          retry: { initialDelayMs: 20, maxDelayMs: 200 },
-          experiment: `conformance-${options.name}`,
-          ...runOptions,
-        }),
+        tracker.startRun({ experiment: `conformance-${options.name}`, ...runOptions }),
       readRun: async (run) =>
-        options.readRun(tracker, { uid: run.uid, ref: await run.backendRef(tracker.name) }),
+        options.readRun(flavorTracker, {
+          uid: run.uid,
+          ref: await run.backendRef(flavorTracker.name),
+        }),
     });
 
     beforeAll(async () => {
       storeDir = await mkdtemp(join(tmpdir(), `trackstack-conformance-${options.name}-`));
       workDir = join(storeDir, 'work');
       await mkdir(workDir);
-      tracker = await options.createTracker({ storeDir });
+      flavorTracker = await options.createTracker({ storeDir });
+      tracker = createTracker(flavorTracker, { storeDir, logger: silentLogger });
     });
     afterAll(async () => {
-      await options.teardown?.(tracker);
+      await options.teardown?.(flavorTracker);
       await rm(storeDir, { recursive: true, force: true });
     });
 
+    // A flavor without a backend (local) keeps everything: its journal is its store.
+    const own = () =>
+      isExperimentBackend(flavorTracker)
+        ? flavorTracker.capabilities
+        : { artifacts: true, nestedRuns: true, resume: true };
     const caps = () => ({
-      artifacts: options.capabilities?.artifacts ?? tracker.capabilities.artifacts,
-      nestedRuns: options.capabilities?.nestedRuns ?? tracker.capabilities.nestedRuns,
-      resume: options.capabilities?.resume ?? tracker.capabilities.resume,
+      artifacts: options.capabilities?.artifacts ?? own().artifacts,
+      nestedRuns: options.capabilities?.nestedRuns ?? own().nestedRuns,
+      resume: options.capabilities?.resume ?? own().resume,
       nonFinite: options.capabilities?.nonFinite ?? 'exact',
-      faultInjection: options.capabilities?.faultInjection ?? true,
+      faultInjection:
+        (options.capabilities?.faultInjection ?? true) && isExperimentBackend(flavorTracker),
       uidTag: options.capabilities?.uidTag ?? true,
     });
 
@@ -211,15 +232,15 @@ export function describeFlavorConformance<T extends BaseExperimentTracker>(
       'beyond-limits',
       'more params, tags and points than one request holds all arrive once',
       async (c) => {
-        const limits = c.tracker.limits;
+        const limits = c.requestLimits;
         const run = await c.startRun({ name: 'limits' });
         const params: Record<string, number> = {};
-        for (let i = 0; i < limits.maxParamsPerBatch * 2 + 7; i++) params[`p${i}`] = i;
+        for (let i = 0; i < limits.maxParams * 2 + 7; i++) params[`p${i}`] = i;
         run.logParams(params);
         const tags: Record<string, string> = {};
-        for (let i = 0; i < limits.maxTagsPerBatch + 3; i++) tags[`t${i}`] = `v${i}`;
+        for (let i = 0; i < limits.maxTags + 3; i++) tags[`t${i}`] = `v${i}`;
         run.setTags(tags);
-        const points = limits.maxMetricsPerBatch * 2 + 13;
+        const points = limits.maxMetrics * 2 + 13;
         for (let i = 0; i < points; i++) run.logMetric('m', i, { step: i });
         const report = await run.end();
         expect(report.pendingEvents).toBe(0);
@@ -343,8 +364,8 @@ export function describeFlavorConformance<T extends BaseExperimentTracker>(
         second.logMetric('r', 2, { step: 1 });
         await second.end();
         // A flavor without a backend (local) identifies runs by their uid.
-        const firstId = (await first.backendRef(c.tracker.name))?.runId ?? first.uid;
-        const secondId = (await second.backendRef(c.tracker.name))?.runId ?? second.uid;
+        const firstId = (await first.backendRef(c.flavorTracker.name))?.runId ?? first.uid;
+        const secondId = (await second.backendRef(c.flavorTracker.name))?.runId ?? second.uid;
         expect(secondId).toBe(firstId);
         expect((await c.readRun(second)).metrics.r?.map((p) => p.value)).toEqual([1, 2]);
       },
@@ -359,7 +380,7 @@ export function describeFlavorConformance<T extends BaseExperimentTracker>(
         const child = await c.startRun({ name: 'child', parent });
         await child.end();
         await parent.end();
-        const parentId = (await parent.backendRef(c.tracker.name))?.runId ?? parent.uid;
+        const parentId = (await parent.backendRef(c.flavorTracker.name))?.runId ?? parent.uid;
         expect((await c.readRun(child)).parentRunId).toBe(parentId);
       },
       () => caps().nestedRuns,
@@ -370,9 +391,9 @@ export function describeFlavorConformance<T extends BaseExperimentTracker>(
       'retryable failures are retried: nothing lost, nothing duplicated',
       async (c) => {
         const restore = injectFaults(
-          c.tracker,
+          c.flavorTracker,
           () =>
-            new BackendError('BACKEND_UNREACHABLE', 'injected: 503', {
+            new BackendError('BACKEND_UNAVAILABLE', 'injected: 503', {
               retryable: true,
               statusCode: 503,
               retryAfterMs: 20,
@@ -402,7 +423,7 @@ export function describeFlavorConformance<T extends BaseExperimentTracker>(
         const run = await c.startRun({ name: 'fatal', bufferSize: 10, flushIntervalMs: 0 });
         for (let step = 0; step < 10; step++) run.logMetric('lost', step, { step });
         const restore = injectFaults(
-          c.tracker,
+          c.flavorTracker,
           () =>
             new BackendError('BACKEND_REJECTED', 'injected: 400', {
               retryable: false,
@@ -473,15 +494,17 @@ export function metricHistories(points: readonly MetricPoint[]): BackendRunView[
   return out;
 }
 
-/** Makes the next `times` writeBatch calls of a tracker fail with `error()`; returns the undo. */
+/** Makes the next `times` writeBatch calls of a flavor's tracker fail with `error()`; returns the undo. */
 export function injectFaults(
-  tracker: BaseExperimentTracker,
+  tracker: FlavorTracker,
   error: () => Error,
   times: number,
 ): () => void {
-  const original = tracker.writeBatch;
+  if (!isExperimentBackend(tracker)) throw new TypeError(`${tracker.name} has no backend to fail`);
+  const backend = tracker;
+  const original = backend.writeBatch;
   let left = times;
-  tracker.writeBatch = async function (this: BaseExperimentTracker, ...args) {
+  backend.writeBatch = async function (this: typeof backend, ...args) {
     if (left > 0) {
       left -= 1;
       throw error();
@@ -489,6 +512,6 @@ export function injectFaults(
     return original.apply(this, args);
   };
   return () => {
-    tracker.writeBatch = original;
+    backend.writeBatch = original;
   };
 }

@@ -7,24 +7,23 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { BaseExperimentTracker } from '../base-tracker.js';
-import { UID_TAG } from '../engine/open-run.js';
-import { BackendError } from '../errors.js';
-import { defineFlavor } from '../flavor.js';
-import type {
-  ArtifactUpload,
-  ConsoleLine,
-  FinalRunStatus,
-  FlavorCapabilities,
-  FlavorLimits,
-  MetricPoint,
-  ResumeOptions,
-  RunInit,
-  RunRef,
-  RunStatus,
-  WriteBatch,
-} from '../types.js';
-import { DEFAULT_CAPABILITIES, DEFAULT_LIMITS } from '../types.js';
+import { DEFAULT_CAPABILITIES, type FlavorCapabilities } from '../contract/backend.js';
+import { BaseExperimentTracker } from '../contract/base-tracker.js';
+import { BackendError } from '../contract/errors.js';
+import { defineFlavor } from '../contract/flavor.js';
+import { DEFAULT_LIMITS, type FlavorLimits } from '../contract/limits.js';
+import {
+  type ArtifactUpload,
+  type ConsoleLine,
+  type FinalRunStatus,
+  type MetricPoint,
+  type ResumeOptions,
+  type RunInit,
+  type RunRef,
+  type RunStatus,
+  UID_TAG,
+} from '../contract/types.js';
+import type { WriteBatch } from '../contract/write-batch.js';
 
 export interface StoredRun {
   runId: string;
@@ -150,6 +149,8 @@ export const inMemoryConfigSchema = z.object({
   backend: z.string().default('default'),
   max_metrics_per_batch: z.number().int().positive().optional(),
   ordered_writes: z.boolean().default(false),
+  /** Points laid out key by key in requests (see FlavorCapabilities.metricOrder). */
+  metric_order: z.enum(['logged', 'by-key']).optional(),
   /** Pace writes like W&B's file_stream (see FlavorCapabilities.minWriteIntervalMs). */
   min_write_interval_ms: z.number().int().nonnegative().optional(),
   /** Take console output (FlavorCapabilities.console). */
@@ -168,10 +169,9 @@ export class InMemoryTracker extends BaseExperimentTracker<z.output<typeof inMem
   }
 
   override get limits(): FlavorLimits {
-    return {
-      ...DEFAULT_LIMITS,
-      maxMetricsPerBatch: this.config.max_metrics_per_batch ?? DEFAULT_LIMITS.maxMetricsPerBatch,
-    };
+    const max = this.config.max_metrics_per_batch;
+    if (max === undefined) return DEFAULT_LIMITS;
+    return { ...DEFAULT_LIMITS, request: { ...DEFAULT_LIMITS.request, maxMetrics: max } };
   }
 
   override get capabilities(): FlavorCapabilities {
@@ -181,6 +181,7 @@ export class InMemoryTracker extends BaseExperimentTracker<z.output<typeof inMem
       nestedRuns: true,
       minWriteIntervalMs: this.config.min_write_interval_ms ?? 0,
       console: this.config.console ?? false,
+      metricOrder: this.config.metric_order ?? 'logged',
     };
   }
 

@@ -19,3 +19,4 @@ export {
   type RecordedCall,
   type StoredRun,
 } from './in-memory-tracker.js';
+export { journalNow } from './journal-now.js';

@@ -1,0 +1,84 @@
+/**
+ * The words every layer shares: what a run is made of, as the engine journals
+ * it and a flavor receives it. Types only, and plain JSON where they are
+ * persisted.
+ */
+
+export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED';
+export type FinalRunStatus = Exclude<RunStatus, 'RUNNING'>;
+
+export interface KeyValue {
+  key: string;
+  value: string;
+}
+
+export interface MetricPoint {
+  key: string;
+  /** May be NaN or ±Infinity; a flavor encodes them the way its backend expects. */
+  value: number;
+  step: number;
+  /** Epoch milliseconds. */
+  timestamp: number;
+}
+
+export type ConsoleStream = 'stdout' | 'stderr';
+
+/**
+ * One line of a run's console output (`run.logConsole`, `captureConsole`).
+ * `line` numbers the run's output from 0, both streams together, and goes on
+ * across resumes. A line that was still open (no newline yet) is sent again
+ * with the same number as it grows or is rewritten by `\r` (progress bars):
+ * the last text sent for a number is the line.
+ */
+export interface ConsoleLine {
+  line: number;
+  stream: ConsoleStream;
+  /** The line without its newline; `\r` rewrites already applied. */
+  text: string;
+  /** Epoch milliseconds: when the line was started. */
+  timestamp: number;
+}
+
+/** What a flavor gets to create a backend run. Everything here is already validated. */
+export interface RunInit {
+  /** trackstack's own run id (UUIDv7), also written to the backend as tag `trackstack.uid`. */
+  uid: string;
+  experiment: string;
+  name: string;
+  /** Tags given at start, including `trackstack.uid`. */
+  tags: Record<string, string>;
+  /** Epoch milliseconds. */
+  startTime: number;
+  /** The parent's backend ref, for nested runs (only when the flavor has `nestedRuns`). */
+  parent?: RunRef | undefined;
+}
+
+/**
+ * A flavor's handle on a backend run. It is persisted in the journal's delivery
+ * state, so it must be JSON: `runId` is the backend's id, `url` where a person
+ * looks at it, `data` anything else the flavor needs to find the run again.
+ */
+export interface RunRef {
+  runId: string;
+  url?: string | undefined;
+  experimentId?: string | undefined;
+  data?: Record<string, unknown> | undefined;
+}
+
+export interface ResumeOptions {
+  /** The run goes on: set it running again if the backend has it ended. */
+  reopen: boolean;
+}
+
+export interface ArtifactUpload {
+  /** Absolute path of the staged copy in the run's directory (safe to read, never changes). */
+  localPath: string;
+  /** Destination path inside the run's artifacts, POSIX separators, no `..`. */
+  path: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+}
+
+/** The tag every backend run carries: the trackstack run's uid (resume, replays, duplicates). */
+export const UID_TAG = 'trackstack.uid';

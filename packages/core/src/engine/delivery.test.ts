@@ -1,0 +1,145 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BackendError } from '../contract/errors.js';
+import { silentLogger } from '../contract/log.js';
+import { InMemoryBackend, InMemoryTracker } from '../testing/in-memory-tracker.js';
+import { createTracker } from '../tracker/tracker.js';
+import { JournalReader } from './journal.js';
+
+let storeDir: string;
+let backendName: string;
+let counter = 0;
+
+beforeEach(async () => {
+  storeDir = await mkdtemp(join(tmpdir(), 'trackstack-delivery-'));
+  backendName = `delivery-${process.pid}-${++counter}`;
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(storeDir, { recursive: true, force: true });
+});
+
+const backend = () => InMemoryBackend.get(backendName);
+const runs = () =>
+  createTracker(
+    new InMemoryTracker({ backend: backendName, ordered_writes: false }, { storeDir }),
+    {
+      logger: silentLogger,
+    },
+  );
+const stored = (uid: string) => backend().findByUid(uid)!;
+
+describe('flush() and end() wait for the journal position at the call', () => {
+  it('resolve only once what was logged before the call is acknowledged, even when the delivery read the journal just before it was written', async () => {
+    const run = await runs().startRun({ flushIntervalMs: 0 });
+    // The delivery's first read after the backend acknowledged m=1 samples the file before m=2
+    // is written, and is held until the second flush() below has started waiting: the read
+    // comes back with nothing new just as that flush looks at the delivery (issue 22's race).
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let held = false;
+    const read = JournalReader.prototype.read;
+    vi.spyOn(JournalReader.prototype, 'read').mockImplementation(async function (
+      this: JournalReader,
+      maxBytes?: number,
+    ) {
+      const acknowledged = backend().findByUid(run.uid)?.metrics.length === 1;
+      const records = await read.call(this, maxBytes);
+      if (!held && acknowledged) {
+        held = true;
+        await gate;
+      }
+      return records;
+    });
+
+    run.logMetric('m', 1, { step: 0 });
+    await run.flush();
+    for (let i = 0; i < 200 && !held; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(held).toBe(true);
+
+    run.logMetric('m', 2, { step: 1 });
+    let resolved = false;
+    const flushed = run.flush().then((report) => {
+      resolved = true;
+      return report;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(resolved).toBe(false);
+    release();
+    const report = await flushed;
+    expect(report.pendingEvents).toBe(0);
+    expect(stored(run.uid).metrics.map((p) => p.value)).toEqual([1, 2]);
+    await run.end();
+    expect(stored(run.uid).status).toBe('FINISHED');
+  });
+
+  it('sends the final status only after every earlier event, even when requests go at once', async () => {
+    const run = await createTracker(
+      new InMemoryTracker(
+        { backend: backendName, ordered_writes: false, max_metrics_per_batch: 100 },
+        { storeDir },
+      ),
+      { logger: silentLogger },
+    ).startRun({ bufferSize: 100 });
+    backend().latencyMs = 5;
+    for (let step = 0; step < 2000; step++) run.logMetric('m', step, { step });
+    await run.end();
+    const calls = backend().calls.filter((c) => c.runId !== undefined);
+    expect(calls.at(-1)?.op).toBe('finishRun');
+    expect(calls.filter((c) => c.op === 'writeBatch').length).toBeGreaterThanOrEqual(20);
+    expect(stored(run.uid).metrics).toHaveLength(2000);
+    backend().latencyMs = 0;
+  });
+});
+
+describe('a backend that comes back', () => {
+  it('gets everything within about a second of answering again, with the default retry policy', async () => {
+    const run = await runs().startRun({ flushIntervalMs: 20 });
+    backend().breakDown(
+      'writeBatch',
+      () => new BackendError('BACKEND_UNREACHABLE', 'refused', { retryable: true }),
+    );
+    // Down long enough for a backoff of the retry policy to have grown to seconds.
+    for (let second = 0; second < 6; second++) {
+      for (let i = 0; i < 10; i++) run.logMetric('m', second * 10 + i, { step: second * 10 + i });
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    const failures = backend().calls.filter((c) => c.op === 'writeBatch').length;
+    // One probe at a time, at most about one a second (with jitter), not a retry per batch.
+    expect(failures).toBeLessThanOrEqual(12);
+    backend().heal();
+    const healedAt = Date.now();
+    while (stored(run.uid).metrics.length < 60 && Date.now() - healedAt < 5000) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const caughtUpMs = Date.now() - healedAt;
+    expect(stored(run.uid).metrics).toHaveLength(60);
+    // The probe cadence is at most a second; the retry policy's backoff (attempt 5: 8-16 s) is
+    // not waited out. (health.test.ts checks the cadence itself with a fake clock.)
+    expect(caughtUpMs).toBeLessThan(3000);
+    const report = await run.end();
+    expect(report.pendingEvents).toBe(0);
+  });
+
+  it('spends end() delivering: a waiting probe goes at once', async () => {
+    const run = await runs().startRun({ flushIntervalMs: 0 });
+    backend().failNext(
+      'writeBatch',
+      () => new BackendError('BACKEND_UNREACHABLE', 'refused', { retryable: true }),
+      5,
+    );
+    run.logMetric('m', 1);
+    await run.flush({ timeoutMs: 0 }).catch(() => undefined);
+    const started = Date.now();
+    const report = await run.end();
+    expect(report.pendingEvents).toBe(0);
+    // Five failed probes at the probe cadence (at most a second apart): the retry policy's
+    // backoffs would add up to 7.75-15.5 s.
+    expect(Date.now() - started).toBeLessThan(6000);
+    expect(stored(run.uid).status).toBe('FINISHED');
+  });
+});

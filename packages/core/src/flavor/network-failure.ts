@@ -1,0 +1,43 @@
+/**
+ * What a request that failed before any answer means: a TLS verification
+ * failure is final (retrying cannot fix a certificate); anything else
+ * (refused, reset, timed out, DNS) is retried.
+ */
+
+export interface NetworkFailure {
+  /** The system or undici error code (ECONNREFUSED, UND_ERR_SOCKET, CERT_HAS_EXPIRED, ...). */
+  code: string | undefined;
+  /** The server's certificate was not accepted. */
+  tls: boolean;
+  retryable: boolean;
+  hint: string | undefined;
+}
+
+const TLS_ERROR_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+export function describeNetworkFailure(error: unknown): NetworkFailure {
+  // Node's fetch and undici wrap socket errors: the system code is on `cause`.
+  const raw =
+    (error as { code?: unknown } | null)?.code ??
+    (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  const code = typeof raw === 'string' ? raw : undefined;
+  const tls = code !== undefined && TLS_ERROR_CODES.has(code);
+  return {
+    code,
+    tls,
+    retryable: !tls,
+    hint: tls
+      ? "the server's TLS certificate was not accepted: give its CA certificate, or turn verification off by name in the tracker's config"
+      : undefined,
+  };
+}

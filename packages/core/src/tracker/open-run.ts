@@ -1,0 +1,282 @@
+/**
+ * Starts (or resumes) a run: its directory, its journal segment, its
+ * deliveries, one per destination. Every tracker's `startRun` ends up here,
+ * so every run follows the same path whatever its flavors.
+ */
+import { createRequire } from 'node:module';
+import type { ExperimentBackend } from '../contract/backend.js';
+import { TrackstackError } from '../contract/errors.js';
+import type { LoggingLimits } from '../contract/limits.js';
+import { consoleLogger, type Logger } from '../contract/log.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../contract/retry.js';
+import { type RunInit, UID_TAG } from '../contract/types.js';
+import { ConsoleRecorder } from '../engine/console.js';
+import { Delivery } from '../engine/delivery.js';
+import { JournalReader, JournalWriter } from '../engine/journal.js';
+import { JournalTail } from '../engine/journal-tail.js';
+import { MetricBuffer } from '../engine/metric-buffer.js';
+import { currentOwner, ownerAlive, RunDir, type RunMeta } from '../engine/run-dir.js';
+import { checkParamConflict, flattenParams, normalizeTags } from '../engine/validation.js';
+import { forgetRun, trackRun } from './process-hooks.js';
+import type { Run } from './run.js';
+import { RunImpl } from './run-impl.js';
+
+/** `uuid` loads when the first run starts, not with the package (sync: CJS build). */
+const requireCjs = createRequire(import.meta.url);
+let uuidModule: typeof import('uuid') | undefined;
+function uuid(): typeof import('uuid') {
+  uuidModule ??= requireCjs('uuid') as typeof import('uuid');
+  return uuidModule;
+}
+
+/** Set by `trackstack run` for its child: trackstack code there attaches to that run. */
+export const RUN_ID_ENV = 'TRACKSTACK_RUN_ID';
+export const DEFAULT_EXPERIMENT = 'Default';
+
+export interface StartRunOptions {
+  /** Experiment (MLflow) or project-level grouping; default "Default". */
+  experiment?: string;
+  /** Display name; default a generated `run-<date>-<time>-<4 hex>`. */
+  name?: string;
+  tags?: Record<string, string | number | boolean>;
+  /** Params to log right away (same rules as `logParams`). */
+  params?: Record<string, unknown>;
+  /** The run's trackstack id: give one to resume a run (see `resume`). Default: a new UUIDv7. */
+  id?: string;
+  /**
+   * With `id`: 'never' (default) refuses an id that exists, 'allow' resumes it
+   * when it exists and creates it otherwise, 'must' refuses an id that does not exist.
+   */
+  resume?: 'never' | 'allow' | 'must';
+  /**
+   * Join a run another process started (`trackstack run` children, data-loader
+   * workers, training ranks): this process writes its own journal segment and
+   * delivers it, and `end()` only flushes; the owner ends the run. Default:
+   * true when TRACKSTACK_RUN_ID is set and `id` is not given.
+   */
+  attach?: boolean;
+  /** Nest this run under another (a child run in MLflow). */
+  parent?: Run;
+  /** 'offline' (or TRACKSTACK_MODE=offline) journals only; `trackstack sync` delivers later. */
+  mode?: 'online' | 'offline';
+  /** How long `startRun` waits for the backend to create the run before going on journal-only. Default 10 s. */
+  startTimeoutMs?: number;
+  /** How long `end()` waits for delivery. Default 30 s. */
+  endTimeoutMs?: number;
+  /** How often buffered points are journaled. Default 1000 ms. */
+  flushIntervalMs?: number;
+  /** Points held in memory before they are journaled. Default 8192. */
+  bufferSize?: number;
+  retry?: Partial<RetryPolicy>;
+  logger?: Logger;
+  /**
+   * Tee everything the process writes to stdout and stderr into the run's
+   * console output (see `Run.logConsole`) until the run ends; the terminal
+   * still shows it. Default false.
+   */
+  captureConsole?: boolean;
+}
+
+/**
+ * Starts (or resumes) a run of `destinations` (none: the journal alone).
+ * `limits` are what the run's calls are checked against: the strictest of
+ * the destinations' (and of the local flavor's, when it is one of them).
+ */
+export async function openRun(
+  storeDir: string,
+  destinations: readonly ExperimentBackend[],
+  limits: LoggingLimits,
+  options: StartRunOptions = {},
+): Promise<Run> {
+  const logger = options.logger ?? consoleLogger;
+  const startTags = normalizeTags(options.tags ?? {}, limits);
+  const startParams = flattenParams(options.params ?? {}, limits);
+  const envRunId = process.env[RUN_ID_ENV];
+  const attach =
+    options.attach ?? (options.id === undefined && envRunId !== undefined && envRunId !== '');
+  const uid = options.id ?? (attach ? envRunId : undefined) ?? uuid().v7();
+  const dir = new RunDir(storeDir, uid);
+  const resume = attach ? 'must' : (options.resume ?? 'never');
+
+  let meta: RunMeta | undefined;
+  try {
+    meta = dir.readMeta();
+  } catch (error) {
+    if (!TrackstackError.isInstance(error) || error.code !== 'RUN_NOT_FOUND') throw error;
+  }
+  if (meta !== undefined && resume === 'never') {
+    throw new TrackstackError('RUN_EXISTS', `run ${uid} already exists`, {
+      hint: "pass resume: 'allow' to continue it",
+    });
+  }
+  if (meta === undefined && resume === 'must') {
+    throw new TrackstackError('RUN_NOT_FOUND', `no run ${uid} to resume in ${storeDir}`);
+  }
+
+  const loggedParams = new Map<string, string>();
+  let firstConsoleLine = 0;
+  const resumed = meta !== undefined && !attach;
+  // A resumed run also delivers what earlier processes left undelivered, unless
+  // one of them is still writing (it delivers its own segment).
+  let earlierSegments: string[] = [];
+  if (meta === undefined) {
+    const startTime = Date.now();
+    meta = {
+      v: 1,
+      uid,
+      experiment: options.experiment ?? DEFAULT_EXPERIMENT,
+      name: options.name ?? generateRunName(startTime, uid),
+      startTime,
+      status: 'RUNNING',
+      tags: Object.fromEntries(startTags.map((t) => [t.key, t.value])),
+      parentUid: options.parent?.uid,
+      destinations: destinations.map((d) => d.name),
+      owner: currentOwner(),
+    };
+    dir.create();
+    dir.writeMeta(meta);
+  } else if (attach) {
+    const earlier = await readEarlier(dir);
+    for (const [key, value] of earlier.params) loggedParams.set(key, value);
+  } else {
+    const earlier = await readEarlier(dir);
+    for (const [key, value] of earlier.params) loggedParams.set(key, value);
+    firstConsoleLine = earlier.nextConsoleLine;
+    // A conflicting start param must fail before the run is touched.
+    const check = new Map(loggedParams);
+    for (const entry of startParams)
+      if (checkParamConflict(check, entry)) check.set(entry.key, entry.value);
+    // The run goes on: its destinations must be told its final status again.
+    for (const destination of destinations) {
+      const state = await dir.readDeliveryState(destination.name);
+      if (state.finished !== undefined)
+        await dir.writeDeliveryState(destination.name, { ref: state.ref });
+    }
+    if (meta.status !== 'RUNNING' || !ownerAlive(meta.owner))
+      earlierSegments = await dir.listSegments();
+    meta = {
+      ...meta,
+      status: 'RUNNING',
+      endTime: undefined,
+      destinations: [...new Set([...meta.destinations, ...destinations.map((d) => d.name)])],
+      owner: currentOwner(),
+    };
+    dir.writeMeta(meta);
+  }
+
+  const segment = dir.newSegmentName();
+  const offline = (options.mode ?? process.env.TRACKSTACK_MODE) === 'offline';
+  // Deliveries take what this process journals from memory while they keep up.
+  const tail = offline || destinations.length === 0 ? undefined : new JournalTail();
+  const writer = new JournalWriter(
+    dir.segmentPath(segment),
+    {
+      uid,
+      segment,
+      pid: process.pid,
+      host: meta.owner.host,
+      time: Date.now(),
+    },
+    { tail },
+  );
+  const retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  const runMeta = meta;
+  const deliveries = offline
+    ? []
+    : destinations.map(
+        (destination) =>
+          new Delivery({
+            runDir: dir,
+            destination: destination.name,
+            backend: destination,
+            segments: [...earlierSegments, segment],
+            live: tail === undefined ? undefined : { segment, tail },
+            retry,
+            logger,
+            init: () => runInit(runMeta, destination, options.parent),
+          }),
+      );
+
+  const run = new RunImpl({
+    meta,
+    dir,
+    writer,
+    buffer: new MetricBuffer(options.bufferSize ?? 8192),
+    limits,
+    deliveries,
+    loggedParams,
+    logger,
+    flushIntervalMs: options.flushIntervalMs ?? 1000,
+    offlineDestinations: offline ? destinations.map((d) => d.name) : [],
+    endTimeoutMs: options.endTimeoutMs ?? 30_000,
+    parent: options.parent,
+    attached: attach,
+    onEnded: forgetRun,
+    console: new ConsoleRecorder(firstConsoleLine),
+    captureConsole: options.captureConsole ?? false,
+  });
+  trackRun(run);
+  // Start tags travel in run.json and in createRun (a resumed run journals them);
+  // start params are journaled like any other.
+  if (startParams.length > 0 && options.params !== undefined) run.logParams(options.params);
+  if (resumed && options.tags !== undefined) run.setTags(options.tags);
+
+  await waitForBackends(deliveries, options.startTimeoutMs ?? 10_000);
+  for (const delivery of deliveries) delivery.start();
+  return run;
+}
+
+/** Waits a bounded time for each backend run to exist, so its id and URL are known. */
+async function waitForBackends(deliveries: Delivery[], timeoutMs: number): Promise<void> {
+  if (deliveries.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  await Promise.race([Promise.all(deliveries.map((d) => d.ensureRun())), timeout]);
+  clearTimeout(timer);
+}
+
+async function runInit(
+  meta: RunMeta,
+  destination: ExperimentBackend,
+  parent: Run | undefined,
+): Promise<RunInit> {
+  let parentRef: RunInit['parent'];
+  if (parent !== undefined && destination.capabilities.nestedRuns) {
+    parentRef = await parent.backendRef(destination.name);
+  }
+  return {
+    uid: meta.uid,
+    experiment: meta.experiment,
+    name: meta.name,
+    tags: { ...meta.tags, [UID_TAG]: meta.uid },
+    startTime: meta.startTime,
+    parent: parentRef,
+  };
+}
+
+/**
+ * Params already logged to a run, so that a resumed run keeps refusing changed
+ * values, and where its console output goes on.
+ */
+async function readEarlier(
+  dir: RunDir,
+): Promise<{ params: Map<string, string>; nextConsoleLine: number }> {
+  const params = new Map<string, string>();
+  let nextConsoleLine = 0;
+  for (const segment of await dir.listSegments()) {
+    for (const record of await new JournalReader(dir.segmentPath(segment)).readAll()) {
+      if (record.t !== 'b') continue;
+      for (const [key, value] of record.p ?? []) params.set(key, value);
+      for (const [line] of record.o ?? []) nextConsoleLine = Math.max(nextConsoleLine, line + 1);
+    }
+  }
+  return { params, nextConsoleLine };
+}
+
+function generateRunName(time: number, uid: string): string {
+  const iso = new Date(time).toISOString();
+  const stamp = `${iso.slice(0, 10).replaceAll('-', '')}-${iso.slice(11, 19).replaceAll(':', '')}`;
+  return `run-${stamp}-${uid.slice(-4)}`;
+}

@@ -1,0 +1,293 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BackendError } from '../contract/errors.js';
+import type { Logger } from '../contract/log.js';
+import { silentLogger } from '../contract/log.js';
+import { LocalRuns } from '../local/local-runs.js';
+import { LocalExperimentTracker } from '../local/local-tracker.js';
+import { InMemoryBackend, InMemoryTracker } from '../testing/in-memory-tracker.js';
+import { currentRun } from './context.js';
+import { getTracker } from './get-tracker.js';
+import type { StartRunOptions } from './open-run.js';
+import type { Run } from './run.js';
+import { syncRun } from './sync.js';
+import { createTracker } from './tracker.js';
+
+let storeDir: string;
+beforeEach(async () => {
+  storeDir = await mkdtemp(join(tmpdir(), 'trackstack-api-'));
+});
+afterEach(async () => {
+  await rm(storeDir, { recursive: true, force: true });
+});
+
+const local = () =>
+  createTracker(new LocalExperimentTracker({}, { storeDir }), { logger: silentLogger });
+
+/** A tracker of an in-memory backend of that name. */
+const memory = (
+  backend: string,
+  options: { logger?: Logger; runDefaults?: StartRunOptions } = {},
+) =>
+  createTracker(new InMemoryTracker({ backend, ordered_writes: false }, { storeDir }), {
+    logger: silentLogger,
+    ...options,
+  });
+
+describe('await using', () => {
+  it('ends the run FINISHED when the scope is left', async () => {
+    let uid = '';
+    {
+      await using run = await local().startRun({ experiment: 'dispose' });
+      run.logMetric('m', 1);
+      uid = run.uid;
+    }
+    expect((await new LocalRuns(storeDir).get(uid)).status).toBe('FINISHED');
+  });
+
+  it('keeps an explicit end status (end() before the scope ends wins)', async () => {
+    let uid = '';
+    await expect(
+      (async () => {
+        await using run = await local().startRun({ experiment: 'dispose' });
+        uid = run.uid;
+        try {
+          throw new Error('boom');
+        } catch (error) {
+          await run.end('FAILED');
+          throw error;
+        }
+      })(),
+    ).rejects.toThrow('boom');
+    expect((await new LocalRuns(storeDir).get(uid)).status).toBe('FAILED');
+  });
+});
+
+describe('withRun and currentRun', () => {
+  it('gives the run to code that was not handed it, across awaits', async () => {
+    const deep = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      currentRun()?.logMetric('deep', 42);
+    };
+    let seen: Run | undefined;
+    const value = await local().withRun({ experiment: 'ctx' }, async (run) => {
+      seen = currentRun();
+      await deep();
+      return run.uid;
+    });
+    expect(seen?.uid).toBe(value);
+    expect(currentRun()).toBeUndefined();
+    const snapshot = await new LocalRuns(storeDir).get(value);
+    expect(snapshot.metrics.deep).toBe(42);
+    expect(snapshot.status).toBe('FINISHED');
+  });
+
+  it('ends FAILED and rethrows when the function throws', async () => {
+    let uid = '';
+    await expect(
+      local().withRun({ experiment: 'ctx' }, (run) => {
+        uid = run.uid;
+        throw new TypeError('bad');
+      }),
+    ).rejects.toThrow(TypeError);
+    expect((await new LocalRuns(storeDir).get(uid)).status).toBe('FAILED');
+  });
+
+  it('keeps concurrent runs apart', async () => {
+    const tracker = local();
+    const uids = await Promise.all(
+      [1, 2, 3].map((i) =>
+        tracker.withRun({ experiment: 'ctx', name: `r${i}` }, async () => {
+          await new Promise((resolve) => setTimeout(resolve, 5 * (4 - i)));
+          currentRun()!.logParams({ i });
+          return currentRun()!.uid;
+        }),
+      ),
+    );
+    const runs = new LocalRuns(storeDir);
+    expect(await Promise.all(uids.map(async (uid) => (await runs.get(uid)).params.i))).toEqual([
+      '1',
+      '2',
+      '3',
+    ]);
+  });
+});
+
+describe('fan-out', () => {
+  it('delivers one run to several trackers, each exactly once', async () => {
+    const names = [`fan-a-${process.pid}`, `fan-b-${process.pid}`];
+    const members = names.map(
+      (backend, i) =>
+        new InMemoryTracker({ backend, ordered_writes: i === 1 }, { storeDir, name: `t${i}` }),
+    );
+    const group = createTracker(members, { storeDir, logger: silentLogger });
+    expect(group.members).toEqual([
+      { name: 't0', flavor: 'memory' },
+      { name: 't1', flavor: 'memory' },
+    ]);
+    const run = await group.startRun({ experiment: 'fan', tags: { who: 'both' } });
+    run.logParams({ lr: 1 });
+    for (let step = 0; step < 2500; step++) run.logMetric('m', step, { step });
+    const report = await run.end();
+    expect(report.destinations.map((d) => [d.name, d.pendingEvents, d.finished])).toEqual([
+      ['t0', 0, true],
+      ['t1', 0, true],
+    ]);
+    for (const name of names) {
+      const stored = InMemoryBackend.get(name).findByUid(run.uid)!;
+      expect(stored.metrics).toHaveLength(2500);
+      expect(stored.params.get('lr')).toBe('1');
+      expect(stored.tags.get('who')).toBe('both');
+      expect(stored.status).toBe('FINISHED');
+    }
+    expect((await new LocalRuns(storeDir).get(run.uid)).destinations).toEqual(['t0', 't1']);
+  });
+
+  it('getTracker() with nothing configured is the local default', async () => {
+    const tracker = await getTracker({ storeDir });
+    expect(tracker.flavor?.name).toBe('local');
+    expect(tracker.name).toBe('local');
+    expect(tracker.members).toEqual([{ name: 'local', flavor: 'local' }]);
+    // What users hold has no backend primitive to call.
+    expect('writeBatch' in tracker).toBe(false);
+  });
+});
+
+describe('offline mode', () => {
+  it('journals only, and TRACKSTACK_MODE=offline does the same', async () => {
+    const backend = `offline-${process.pid}`;
+    const tracker = memory(backend);
+    const run = await tracker.startRun({ mode: 'offline' });
+    run.logMetric('m', 1);
+    await run.end();
+    process.env.TRACKSTACK_MODE = 'offline';
+    try {
+      const second = await tracker.startRun();
+      second.logMetric('m', 2);
+      await second.end();
+    } finally {
+      delete process.env.TRACKSTACK_MODE;
+    }
+    expect(InMemoryBackend.get(backend).calls).toEqual([]);
+    expect(await new LocalRuns(storeDir).list()).toHaveLength(2);
+  });
+});
+
+describe('resume', () => {
+  it('delivers what an earlier process left behind, and only the last end counts', async () => {
+    const backend = `resume-${process.pid}`;
+    const tracker = memory(backend);
+    const first = await tracker.startRun({ mode: 'offline', experiment: 'resume' });
+    first.logParams({ a: 1 });
+    first.logMetric('m', 1, { step: 0 });
+    await first.end('FAILED');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+
+    const second = await tracker.startRun({ id: first.uid, resume: 'must' });
+    expect((await new LocalRuns(storeDir).get(first.uid)).status).toBe('RUNNING');
+    second.logMetric('m', 2, { step: 1 });
+    await second.flush();
+    const stored = InMemoryBackend.get(backend).findByUid(first.uid)!;
+    // The old FAILED end was superseded by the resume: the run is not finished yet.
+    expect(stored.status).toBe('RUNNING');
+    expect(stored.metrics.map((p) => p.value)).toEqual([1, 2]);
+    expect(stored.params.get('a')).toBe('1');
+    await second.end();
+    expect(stored.status).toBe('FINISHED');
+    expect((await new LocalRuns(storeDir).get(first.uid)).status).toBe('FINISHED');
+  });
+
+  it("refuses an id that exists unless resume allows it, and 'must' needs one that exists", async () => {
+    const tracker = local();
+    const run = await tracker.startRun();
+    await run.end();
+    await expect(tracker.startRun({ id: run.uid })).rejects.toMatchObject({ code: 'RUN_EXISTS' });
+    await expect(tracker.startRun({ id: 'no-such-run', resume: 'must' })).rejects.toMatchObject({
+      code: 'RUN_NOT_FOUND',
+    });
+    await expect(tracker.startRun({ id: '../escape' })).rejects.toMatchObject({
+      code: 'INVALID_RUN_ID',
+    });
+  });
+});
+
+describe('review fixes', () => {
+  it('sends the final status again when a finished run is resumed', async () => {
+    const backend = `refinish-${process.pid}`;
+    const tracker = memory(backend);
+    const first = await tracker.startRun();
+    await first.end('FAILED');
+    const stored = InMemoryBackend.get(backend).findByUid(first.uid)!;
+    expect(stored.status).toBe('FAILED');
+    const retry = await tracker.startRun({ id: first.uid, resume: 'allow', tags: { attempt: 2 } });
+    await retry.end('FINISHED');
+    expect(stored.status).toBe('FINISHED');
+    expect(stored.tags.get('attempt')).toBe('2');
+  });
+
+  it('refuses a conflicting start param on resume before touching the run', async () => {
+    const tracker = local();
+    const first = await tracker.startRun({ params: { lr: 1 } });
+    await first.end();
+    await expect(
+      tracker.startRun({ id: first.uid, resume: 'allow', params: { lr: 2 } }),
+    ).rejects.toMatchObject({
+      code: 'PARAM_CONFLICT',
+    });
+    const snapshot = await new LocalRuns(storeDir).get(first.uid);
+    expect(snapshot.status).toBe('FINISHED');
+    expect(snapshot.params.lr).toBe('1');
+  });
+
+  it('does not hang runStep metadata on a backend that is down', async () => {
+    const backend = `down-${process.pid}`;
+    const tracker = memory(backend, { runDefaults: { startTimeoutMs: 50, endTimeoutMs: 50 } });
+    InMemoryBackend.get(backend).breakDown(
+      '*',
+      () => new BackendError('BACKEND_UNREACHABLE', 'down', { retryable: true }),
+    );
+    const started = Date.now();
+    const { metadata } = await tracker.runStep(
+      {
+        pipelineName: 'p',
+        pipelineRunName: 'pr',
+        pipelineRunId: 'x',
+        stepName: 's',
+        stepRunId: `down-${Date.now()}`,
+      },
+      () => 1,
+    );
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(metadata.experiment_tracker_url).toMatch(/^file:/);
+    InMemoryBackend.get(backend).heal();
+  });
+
+  it("uses the tracker's logger for its runs and says how to deliver an offline run", async () => {
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(m), info: () => {}, debug: () => {} };
+    const tracker = memory(`log-${process.pid}`, { logger });
+    const run = await tracker.startRun({ mode: 'offline' });
+    run.logMetric('m', 1);
+    const report = await run.end();
+    expect(report.pendingEvents).toBe(2);
+    expect(report.hint).toContain(`trackstack sync ${run.uid}`);
+    expect(lines.join('\n')).toContain(`trackstack sync ${run.uid}`);
+  });
+
+  it('refuses to sync to a group or to the local flavor, with a clear message', async () => {
+    const run = await local().startRun();
+    await run.end();
+    const group = createTracker(
+      [new LocalExperimentTracker({}, { storeDir }), new LocalExperimentTracker({}, { storeDir })],
+      { logger: silentLogger },
+    );
+    await expect(syncRun({ uid: run.uid, tracker: group, logger: silentLogger })).rejects.toThrow(
+      /nothing to sync|group/,
+    );
+    await expect(syncRun({ uid: run.uid, tracker: local(), logger: silentLogger })).rejects.toThrow(
+      /nothing to sync/,
+    );
+  });
+});

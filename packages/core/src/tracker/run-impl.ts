@@ -1,0 +1,585 @@
+/**
+ * The run behind the `Run` interface, with the engine's side of it: what the
+ * process hooks call (`journalNow`, `endInJournalNow`) and what `openRun`
+ * hands over (journal writer, buffer, deliveries).
+ */
+import { createHash } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import { copyFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import { TrackstackError, ValidationError } from '../contract/errors.js';
+import type { LoggingLimits } from '../contract/limits.js';
+import type { Logger } from '../contract/log.js';
+import type { FinalRunStatus, KeyValue, RunRef, RunStatus } from '../contract/types.js';
+import type { ConsoleRecorder } from '../engine/console.js';
+import { captureProcessConsole } from '../engine/console.js';
+import type { Delivery, DeliveryStatus } from '../engine/delivery.js';
+import type { JournalWriter } from '../engine/journal.js';
+import {
+  type ArtifactRecord,
+  type BatchRecord,
+  type EndRecord,
+  keyValuePairs,
+} from '../engine/journal-records.js';
+import type { MetricBuffer } from '../engine/metric-buffer.js';
+import type { RunDir, RunMeta } from '../engine/run-dir.js';
+import {
+  checkParamConflict,
+  flattenParams,
+  normalizeMetricValue,
+  normalizeStep,
+  normalizeTag,
+  normalizeTags,
+  normalizeTimestamp,
+  validateKey,
+} from '../engine/validation.js';
+import type {
+  ArtifactOptions,
+  ConsoleOptions,
+  DestinationReport,
+  EndOptions,
+  EndReport,
+  MetricOptions,
+  Run,
+} from './run.js';
+
+/** What `openRun` (open-run.ts) hands a run. */
+export interface RunParts {
+  meta: RunMeta;
+  dir: RunDir;
+  writer: JournalWriter;
+  buffer: MetricBuffer;
+  limits: LoggingLimits;
+  deliveries: Delivery[];
+  loggedParams: Map<string, string>;
+  logger: Logger;
+  flushIntervalMs: number;
+  endTimeoutMs: number;
+  parent: Run | undefined;
+  /** Joined a run another process owns: ending only flushes and delivers. */
+  attached: boolean;
+  /** Destinations of an offline run: everything waits in the journal for `sync`. */
+  offlineDestinations: string[];
+  /** Called once the run has ended, to forget it (process hooks). */
+  onEnded: (run: RunImpl) => void;
+  /** Console output cut into lines, numbered on from the run's earlier lines. */
+  console: ConsoleRecorder;
+  /** Tee process.stdout/stderr into the run until it ends. */
+  captureConsole: boolean;
+}
+
+export class RunImpl implements Run {
+  /** trackstack's id of the run (UUIDv7); also the backend tag `trackstack.uid`. */
+  readonly uid: string;
+  readonly experiment: string;
+  readonly name: string;
+  readonly startTime: number;
+  /** The run's directory in the store (journal, staged artifacts, delivery state). */
+  readonly dir: string;
+  readonly parent: Run | undefined;
+  private readonly parts: RunParts;
+  private readonly buffer: MetricBuffer;
+  private readonly limits: LoggingLimits;
+  private pendingParams: KeyValue[] = [];
+  private pendingTags: KeyValue[] = [];
+  private journaledEvents = 0;
+  private ending: Promise<EndReport> | undefined;
+  private endStatus: FinalRunStatus | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private releaseConsole: (() => void) | undefined;
+  private warnedAttachedConsole = false;
+  /** Set by process hooks when the process is going down with an error. */
+  failedByProcess = false;
+
+  constructor(parts: RunParts) {
+    this.parts = parts;
+    this.uid = parts.meta.uid;
+    this.experiment = parts.meta.experiment;
+    this.name = parts.meta.name;
+    this.startTime = parts.meta.startTime;
+    this.dir = parts.dir.path;
+    this.parent = parts.parent;
+    this.buffer = parts.buffer;
+    this.limits = parts.limits;
+    if (parts.flushIntervalMs > 0) {
+      this.timer = setInterval(() => this.flushToJournal(), parts.flushIntervalMs);
+      this.timer.unref();
+    }
+    if (parts.captureConsole) {
+      if (parts.attached) {
+        this.warnAttachedConsole();
+      } else {
+        this.releaseConsole = captureProcessConsole((stream, text) => {
+          if (this.ending === undefined) this.logConsole(text, { stream });
+        });
+      }
+    }
+  }
+
+  /** Where a person looks at the run: the first destination's page, else the run's directory. */
+  get url(): string {
+    for (const delivery of this.parts.deliveries) {
+      const url = delivery.runRef?.url;
+      if (url !== undefined) return url;
+    }
+    return `file://${this.dir}`;
+  }
+
+  /** The backend refs known so far, by destination name. */
+  get refs(): Record<string, RunRef | undefined> {
+    return Object.fromEntries(this.parts.deliveries.map((d) => [d.destination, d.runRef]));
+  }
+
+  /** The backend ref of one destination, waiting for the backend run to be created if need be. */
+  async backendRef(destination: string): Promise<RunRef | undefined> {
+    return this.parts.deliveries.find((d) => d.destination === destination)?.ensureRun();
+  }
+
+  get status(): RunStatus {
+    return this.endStatus ?? 'RUNNING';
+  }
+
+  /** Whether this process joined a run another process owns (see StartRunOptions.attach). */
+  get attached(): boolean {
+    return this.parts.attached;
+  }
+
+  get ended(): boolean {
+    return this.ending !== undefined;
+  }
+
+  /** The strictest limits of the run's destinations: what every call is checked against. */
+  get effectiveLimits(): Readonly<LoggingLimits> {
+    return this.limits;
+  }
+
+  logMetric(key: string, value: number, options?: MetricOptions): void {
+    if (this.ending !== undefined) this.throwEnded();
+    let index = this.buffer.indexOf(key);
+    if (index === -1) index = this.buffer.addKey(validateKey(key, 'metric', this.limits));
+    if (typeof value !== 'number') value = normalizeMetricValue(key, value);
+    let step = 0;
+    let timestamp: number;
+    if (options === undefined) {
+      timestamp = Date.now();
+    } else {
+      const s = options.step;
+      if (s !== undefined) {
+        step =
+          typeof s === 'number' && Number.isSafeInteger(s) && s >= 0 ? s : normalizeStep(key, s);
+      }
+      const t = options.timestamp;
+      timestamp = t === undefined ? Date.now() : normalizeTimestamp(key, t);
+    }
+    if (this.buffer.push(index, value, step, timestamp)) this.flushToJournal();
+  }
+
+  /** Logs several metrics at one step and time; all are checked before any is logged. */
+  logMetrics(values: Record<string, number>, options?: MetricOptions): void {
+    if (this.ending !== undefined) this.throwEnded();
+    if (typeof values !== 'object' || values === null) {
+      throw new ValidationError(
+        'INVALID_VALUE',
+        '(metrics)',
+        'value-type',
+        'metrics must be an object',
+      );
+    }
+    const keys = Object.keys(values);
+    const step =
+      options?.step === undefined ? 0 : normalizeStep(keys[0] ?? '(metrics)', options.step);
+    const timestamp =
+      options?.timestamp === undefined
+        ? Date.now()
+        : normalizeTimestamp(keys[0] ?? '(metrics)', options.timestamp);
+    for (const key of keys) {
+      if (this.buffer.indexOf(key) === -1) validateKey(key, 'metric', this.limits);
+      const value = values[key];
+      if (typeof value !== 'number') normalizeMetricValue(key, value);
+    }
+    for (const key of keys) {
+      let index = this.buffer.indexOf(key);
+      if (index === -1) index = this.buffer.addKey(key);
+      const value = values[key]!;
+      const number = typeof value === 'number' ? value : normalizeMetricValue(key, value);
+      if (this.buffer.push(index, number, step, timestamp)) this.flushToJournal();
+    }
+  }
+
+  logParam(key: string, value: unknown): void {
+    this.logParams({ [key]: value });
+  }
+
+  /**
+   * Logs params. Nested objects are flattened with '.', arrays logged as JSON
+   * (see the README). A param logged again with another value throws
+   * PARAM_CONFLICT; nothing from a call that throws is logged.
+   */
+  logParams(params: Record<string, unknown>): void {
+    if (this.ending !== undefined) this.throwEnded();
+    const entries = flattenParams(params, this.limits);
+    const seen = new Map(this.parts.loggedParams);
+    const fresh: KeyValue[] = [];
+    for (const entry of entries) {
+      if (checkParamConflict(seen, entry)) {
+        seen.set(entry.key, entry.value);
+        fresh.push(entry);
+      }
+    }
+    for (const entry of fresh) {
+      this.parts.loggedParams.set(entry.key, entry.value);
+      this.pendingParams.push(entry);
+    }
+  }
+
+  setTag(key: string, value: string | number | boolean): void {
+    if (this.ending !== undefined) this.throwEnded();
+    this.pendingTags.push(normalizeTag(key, value, this.limits));
+  }
+
+  /** Sets tags; the last value of a key wins. */
+  setTags(tags: Record<string, string | number | boolean>): void {
+    if (this.ending !== undefined) this.throwEnded();
+    for (const entry of normalizeTags(tags, this.limits)) this.pendingTags.push(entry);
+  }
+
+  /**
+   * Logs console output: `\n` ends a line, `\r` rewrites the current one (see
+   * ConsoleLine). Text need not be whole lines; an open line is journaled as it
+   * stands and updated later. A process that attached to another's run logs
+   * none (its numbering would collide with the owner's): it warns once.
+   */
+  logConsole(text: string, options: ConsoleOptions = {}): void {
+    if (this.ending !== undefined) this.throwEnded();
+    if (typeof text !== 'string') {
+      throw new ValidationError(
+        'INVALID_VALUE',
+        '(console)',
+        'value-type',
+        'console text must be a string',
+      );
+    }
+    const stream = options.stream ?? 'stdout';
+    if (stream !== 'stdout' && stream !== 'stderr') {
+      throw new ValidationError(
+        'INVALID_VALUE',
+        '(console)',
+        'value-type',
+        "console stream must be 'stdout' or 'stderr'",
+      );
+    }
+    if (this.parts.attached) {
+      this.warnAttachedConsole();
+      return;
+    }
+    const timestamp =
+      options.timestamp === undefined
+        ? Date.now()
+        : normalizeTimestamp('(console)', options.timestamp);
+    this.parts.console.write(stream, text, timestamp);
+    if (this.parts.console.pendingLines >= 1000) this.flushToJournal();
+  }
+
+  /**
+   * Logs a file, or a directory recursively. Each file is copied into the run's
+   * directory (copy-on-write where the file system can) before this resolves,
+   * so the upload cannot miss a file the script later deletes or overwrites.
+   */
+  async logArtifact(path: string, options: ArtifactOptions = {}): Promise<void> {
+    if (this.ending !== undefined) this.throwEnded();
+    const source = resolve(path);
+    const target = normalizeArtifactPath(options.artifactPath ?? basename(source));
+    let info: Awaited<ReturnType<typeof stat>>;
+    try {
+      info = await stat(source);
+    } catch {
+      throw new TrackstackError('ARTIFACT_NOT_FOUND', `artifact ${source} does not exist`);
+    }
+    const files: { source: string; target: string }[] = [];
+    if (info.isFile()) {
+      files.push({ source, target });
+    } else if (info.isDirectory()) {
+      for (const file of await listFiles(source, this.parts.logger)) {
+        files.push({ source: file, target: `${target}/${toPosix(relative(source, file))}` });
+      }
+    } else {
+      throw new TrackstackError(
+        'ARTIFACT_NOT_FOUND',
+        `artifact ${source} is neither a regular file nor a directory`,
+      );
+    }
+    const staged: Omit<ArtifactRecord, 'q'>[] = [];
+    for (const file of files) staged.push(await this.stage(file.source, file.target));
+    if (this.ending !== undefined) this.throwEnded();
+    this.flushToJournal();
+    for (const record of staged) {
+      this.parts.writer.append<ArtifactRecord>(record);
+      this.journaledEvents += 1;
+    }
+    this.wakeDeliveries();
+  }
+
+  /**
+   * Writes what is buffered to the journal and waits until every destination
+   * acknowledged it (or `timeoutMs` passed). Throws the first typed error a
+   * destination refused data with since the run started.
+   */
+  async flush(options: EndOptions = {}): Promise<EndReport> {
+    this.flushToJournal();
+    const report = await this.drain(options.timeoutMs ?? this.parts.endTimeoutMs, 'RUNNING');
+    const error = report.destinations.flatMap((d) => d.errors)[0];
+    if (error !== undefined) throw error;
+    return report;
+  }
+
+  /**
+   * Ends the run: journals the final status, waits a bounded time for delivery,
+   * and reports what is left. Never throws for a backend; calling it again
+   * returns the same report.
+   */
+  end(status: FinalRunStatus = 'FINISHED', options: EndOptions = {}): Promise<EndReport> {
+    this.ending ??= this.finish(status, options.timeoutMs ?? this.parts.endTimeoutMs);
+    return this.ending;
+  }
+
+  /** `await using run = ...`: ends FINISHED (FAILED when the process is going down with an error). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.end(this.failedByProcess ? 'FAILED' : 'FINISHED');
+  }
+
+  /**
+   * Journals what is buffered, synchronously. Called on a timer, when the
+   * buffer fills, before artifacts and status, and from the process hooks.
+   */
+  flushToJournal(): void {
+    if (this.parts.writer.closed) return;
+    const drained = this.buffer.drain(this.parts.writer.wantsColumns);
+    const metrics = drained?.block;
+    const console = this.parts.console.drain();
+    if (
+      metrics === undefined &&
+      console === undefined &&
+      this.pendingParams.length === 0 &&
+      this.pendingTags.length === 0
+    ) {
+      return;
+    }
+    const record: Omit<BatchRecord, 'q'> = { t: 'b' };
+    if (this.pendingParams.length > 0) record.p = keyValuePairs(this.pendingParams);
+    if (this.pendingTags.length > 0) record.g = keyValuePairs(this.pendingTags);
+    if (metrics !== undefined) record.m = metrics;
+    if (console !== undefined) record.o = console;
+    this.journaledEvents +=
+      this.pendingParams.length +
+      this.pendingTags.length +
+      (metrics?.n ?? 0) +
+      (console?.length ?? 0);
+    this.pendingParams = [];
+    this.pendingTags = [];
+    this.parts.writer.append<BatchRecord>(record, drained?.columns);
+    this.wakeDeliveries();
+  }
+
+  /**
+   * Journals the final status synchronously, for a process that is going down
+   * (signal or crash): `trackstack sync` delivers it later.
+   */
+  endInJournalNow(status: FinalRunStatus): void {
+    if (this.endStatus !== undefined || this.parts.writer.closed) return;
+    this.stopConsoleCapture();
+    this.flushToJournal();
+    if (!this.parts.attached) this.writeEnd(status);
+  }
+
+  private writeEnd(status: FinalRunStatus): void {
+    this.endStatus = status;
+    const time = Date.now();
+    this.parts.writer.append<EndRecord>({ t: 'e', status, time });
+    this.journaledEvents += 1;
+    this.parts.writer.sync();
+    this.parts.dir.writeMeta({ ...this.parts.meta, status, endTime: time });
+    this.wakeDeliveries();
+  }
+
+  private async finish(status: FinalRunStatus, timeoutMs: number): Promise<EndReport> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.stopConsoleCapture();
+    if (this.parts.attached) {
+      this.flushToJournal();
+    } else if (this.endStatus === undefined) {
+      this.flushToJournal();
+      this.writeEnd(status);
+    }
+    // An attached process does not end the run: its report speaks of delivery only.
+    const report = await this.drain(
+      timeoutMs,
+      this.parts.attached ? 'RUNNING' : (this.endStatus ?? status),
+    );
+    for (const delivery of this.parts.deliveries) await delivery.stop();
+    this.parts.writer.close();
+    this.parts.onEnded(this);
+    if (report.hint !== undefined) this.parts.logger.warn(report.hint);
+    return report;
+  }
+
+  /**
+   * Waits until every destination acknowledged what this process journaled up
+   * to now (the writer's last record: not "until delivery looks idle", which
+   * can happen before it has read the newest records).
+   */
+  private async drain(timeoutMs: number, status: RunStatus): Promise<EndReport> {
+    const deadline = Date.now() + timeoutMs;
+    const lastRecord = this.parts.writer.seq - 1;
+    const statuses = await Promise.all(
+      this.parts.deliveries.map((d) => d.drain(deadline, lastRecord)),
+    );
+    const destinations = statuses.map((s) => this.destinationReport(s));
+    for (const name of this.parts.offlineDestinations) {
+      destinations.push({
+        name,
+        url: undefined,
+        runId: undefined,
+        pendingEvents: this.journaledEvents,
+        finished: false,
+        errors: [],
+      });
+    }
+    const pendingEvents = destinations.reduce((sum, d) => sum + d.pendingEvents, 0);
+    return {
+      uid: this.uid,
+      status,
+      destinations,
+      pendingEvents,
+      hint:
+        pendingEvents > 0 || destinations.some((d) => status !== 'RUNNING' && !d.finished)
+          ? `run ${this.uid}: ${pendingEvents} event(s) not delivered yet to ${destinations
+              .filter((d) => d.pendingEvents > 0 || !d.finished)
+              .map((d) => d.name)
+              .join(
+                ', ',
+              )}; they are safe in the journal: deliver them with \`trackstack sync ${this.uid}\``
+          : undefined,
+    };
+  }
+
+  private destinationReport(status: DeliveryStatus): DestinationReport {
+    return {
+      name: status.destination,
+      url: status.ref?.url,
+      runId: status.ref?.runId,
+      pendingEvents: Math.max(0, this.journaledEvents - status.ackedEvents),
+      finished: status.finished,
+      errors: status.errors,
+    };
+  }
+
+  private stopConsoleCapture(): void {
+    this.releaseConsole?.();
+    this.releaseConsole = undefined;
+  }
+
+  private warnAttachedConsole(): void {
+    if (this.warnedAttachedConsole) return;
+    this.warnedAttachedConsole = true;
+    this.parts.logger.warn(
+      `run ${this.uid}: console output is logged by the process that owns the run, not by an attached one`,
+    );
+  }
+
+  private wakeDeliveries(): void {
+    for (const delivery of this.parts.deliveries) delivery.wake();
+  }
+
+  private async stage(source: string, target: string): Promise<Omit<ArtifactRecord, 'q'>> {
+    const artifacts = this.parts.dir.artifactsDir;
+    const temporary = join(
+      artifacts,
+      `.staging-${process.pid}-${Math.random().toString(36).slice(2)}`,
+    );
+    await copyFile(source, temporary, constants.COPYFILE_FICLONE);
+    const { sha256, size } = await hashFile(temporary);
+    const final = join(artifacts, sha256);
+    try {
+      await stat(final);
+      await unlink(temporary);
+    } catch {
+      await rename(temporary, final);
+    }
+    return {
+      t: 'a',
+      path: target,
+      file: toPosix(relative(this.dir, final)),
+      size,
+      sha256,
+      ct: (await loadMime()).getType(target) ?? 'application/octet-stream',
+    };
+  }
+
+  private throwEnded(): never {
+    throw new TrackstackError(
+      'RUN_ENDED',
+      `run ${this.uid} has ended; start a new run to log more`,
+    );
+  }
+}
+
+/** Artifact paths are relative, with '/' separators and no '.', '..' or empty segments. */
+function normalizeArtifactPath(path: string): string {
+  const posix = toPosix(path);
+  const segments = posix.split('/');
+  if (
+    posix.length === 0 ||
+    posix.startsWith('/') ||
+    /^[A-Za-z]:/.test(posix) ||
+    segments.some((segment) => segment === '' || segment === '.' || segment === '..')
+  ) {
+    throw new ValidationError(
+      'INVALID_VALUE',
+      path,
+      'key-path',
+      "artifact paths must be relative, without '.', '..' or empty segments",
+    );
+  }
+  return posix;
+}
+
+function toPosix(path: string): string {
+  return sep === '/' ? path : path.split(sep).join('/');
+}
+
+async function listFiles(directory: string, logger: Logger): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(directory, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const path = join(directory, entry.name);
+    if (entry.isDirectory()) {
+      for (const file of await listFiles(path, logger)) out.push(file);
+    } else if (entry.isFile()) {
+      out.push(path);
+    } else if (entry.isSymbolicLink()) {
+      // Files behind links are logged; linked directories are not followed (they can loop).
+      const target = await stat(path).catch(() => undefined);
+      if (target?.isFile()) out.push(path);
+      else logger.warn(`artifact ${path}: skipped a link that is not to a regular file`);
+    }
+  }
+  return out;
+}
+
+async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+/** `mime` (with its type tables) loads on the first artifact, not with the package. */
+let mimePromise: Promise<typeof import('mime').default> | undefined;
+function loadMime(): Promise<typeof import('mime').default> {
+  mimePromise ??= import('mime').then((module) => module.default);
+  return mimePromise;
+}
