@@ -1,12 +1,7 @@
 /**
- * @trackstack/tracker-mlflow: the MLflow flavor.
+ * @trackstack/tracker-mlflow: the MLflow flavor. This file is its whole
+ * public API.
  */
-export {
-  MlflowRestClient,
-  type MlflowRun,
-  type MlflowRunInfo,
-  USER_AGENT,
-} from './mlflow-client.js';
 export {
   type MlflowConfig,
   mlflowConfigSchema,
@@ -15,5 +10,4 @@ export {
 } from './mlflow-config.js';
 export { MlflowError } from './mlflow-error.js';
 export { MlflowExperimentTracker } from './mlflow-tracker.js';
-
 export { VERSION } from './version.js';

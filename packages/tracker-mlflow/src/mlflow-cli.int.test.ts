@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const packageDir = resolve(import.meta.dirname, '..');
 const coreDir = resolve(packageDir, '../core');
-const cliPath = join(coreDir, 'dist/cli.js');
+const cliPath = join(packageDir, '../cli/dist/cli.js');
 
 let server: MlflowServer;
 let oracle: MlflowOracle;

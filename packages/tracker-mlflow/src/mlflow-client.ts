@@ -9,12 +9,15 @@ import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher, request } from 'undici';
 import type { ResolvedMlflowConfig } from './mlflow-config.js';
-import { mlflowHttpError, mlflowNetworkError } from './mlflow-error.js';
+import { MlflowError } from './mlflow-error.js';
 import { VERSION } from './version.js';
 
-export const USER_AGENT = `trackstack-mlflow/${VERSION}`;
+const USER_AGENT = `trackstack-mlflow/${VERSION}`;
 
-export interface MlflowRunInfo {
+/** Who answers a presigned part URL: the object store, not MLflow. */
+const OBJECT_STORE = { peer: 'the artifact store' };
+
+interface MlflowRunInfo {
   run_id: string;
   experiment_id: string;
   run_name?: string;
@@ -105,32 +108,28 @@ export class MlflowRestClient {
         headers: { 'user-agent': USER_AGENT, ...headers, 'content-length': String(size) },
       });
     } catch (error) {
-      throw mlflowNetworkError(what, error, 'the artifact store');
+      throw MlflowError.fromNetwork(what, error, OBJECT_STORE);
     }
     let text: string;
     try {
       text = await response.body.text();
     } catch (error) {
-      throw mlflowNetworkError(`${what} (reading the answer)`, error, 'the artifact store');
+      throw MlflowError.fromNetwork(`${what} (reading the answer)`, error, OBJECT_STORE);
     }
     if (response.statusCode < 200 || response.statusCode >= 300) {
-      throw mlflowHttpError(
+      throw MlflowError.fromResponse(
         what,
-        response.statusCode,
-        objectStoreError(text),
-        response.headers['retry-after'],
-        'the artifact store',
+        { status: response.statusCode, body: objectStoreError(text), headers: response.headers },
+        OBJECT_STORE,
       );
     }
     const etag = response.headers.etag;
     const value = Array.isArray(etag) ? etag[0] : etag;
     if (value === undefined || value === '') {
-      throw mlflowHttpError(
+      throw MlflowError.fromResponse(
         `${what} (no ETag in the answer)`,
-        response.statusCode,
-        text,
-        undefined,
-        'the artifact store',
+        { status: response.statusCode, body: text },
+        OBJECT_STORE,
       );
     }
     return value;
@@ -161,7 +160,7 @@ export class MlflowRestClient {
       return JSON.parse(text) as T;
     } catch (error) {
       // A 2xx whose body does not parse was cut off on the way: ask again.
-      throw mlflowNetworkError(`${method} ${path.split('?')[0]} (a truncated answer)`, error);
+      throw MlflowError.fromNetwork(`${method} ${path.split('?')[0]} (a truncated answer)`, error);
     }
   }
 
@@ -189,16 +188,20 @@ export class MlflowRestClient {
         },
       });
     } catch (error) {
-      throw mlflowNetworkError(what, error);
+      throw MlflowError.fromNetwork(what, error);
     }
     let text: string;
     try {
       text = await response.body.text();
     } catch (error) {
-      throw mlflowNetworkError(`${what} (reading the answer)`, error);
+      throw MlflowError.fromNetwork(`${what} (reading the answer)`, error);
     }
     if (response.statusCode < 200 || response.statusCode >= 300) {
-      throw mlflowHttpError(what, response.statusCode, text, response.headers['retry-after']);
+      throw MlflowError.fromResponse(what, {
+        status: response.statusCode,
+        body: text,
+        headers: response.headers,
+      });
     }
     return text;
   }

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { secret, TrackstackError } from '@trackstack/core';
+import { isLoopbackHost, parseEndpoint } from '@trackstack/core/flavor';
 import { z } from 'zod';
 
 /**
@@ -12,7 +13,7 @@ import { z } from 'zod';
  * kept-alive connections, opened together, can all end up on one worker of a 4-worker
  * `mlflow server` (one core of work); new connections now and then go to idle workers.
  */
-export const REQUESTS_PER_CONNECTION = 4;
+const REQUESTS_PER_CONNECTION = 4;
 
 export const mlflowConfigSchema = z
   .object({
@@ -113,15 +114,13 @@ export interface ResolvedMlflowConfig extends MlflowConfig {
 }
 
 /** MLflow's defaults (`mlflow/environment_variables.py`). */
-export const MULTIPART_UPLOAD_MIN_SIZE = 500 * 1024 ** 2;
-export const MULTIPART_UPLOAD_CHUNK_SIZE = 10 * 1024 ** 2;
-export const MULTIPART_UPLOAD_CONCURRENCY = 4;
-
-const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+const MULTIPART_UPLOAD_MIN_SIZE = 500 * 1024 ** 2;
+const MULTIPART_UPLOAD_CHUNK_SIZE = 10 * 1024 ** 2;
+const MULTIPART_UPLOAD_CONCURRENCY = 4;
 
 export function resolveMlflowConfig(
   config: MlflowConfig,
-  env: NodeJS.ProcessEnv = process.env,
+  env: Record<string, string | undefined> = process.env,
 ): ResolvedMlflowConfig {
   const trackingUri = config.tracking_uri ?? env.MLFLOW_TRACKING_URI;
   if (trackingUri === undefined || trackingUri === '') {
@@ -147,19 +146,16 @@ export function resolveMlflowConfig(
     }
     baseUrl = trackingUri;
   }
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    throw invalid(`tracking_uri must be an http(s) URL or "databricks"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+  const url = parseEndpoint(baseUrl, {
+    field: 'tracking_uri',
+    credentialsField: 'tracking_username/tracking_password',
+  });
+  if (typeof url === 'string') {
     throw invalid(
-      `tracking_uri must be an http(s) URL or "databricks" (file stores are not supported)`,
+      url.startsWith('tracking_uri')
+        ? 'tracking_uri must be an http(s) URL or "databricks" (file stores are not supported)'
+        : url,
     );
-  }
-  if (url.username !== '' || url.password !== '') {
-    throw invalid('put credentials in tracking_username/tracking_password, never in the URL');
   }
   if (username !== undefined && password === undefined)
     throw invalid('tracking_username needs tracking_password');
@@ -169,7 +165,7 @@ export function resolveMlflowConfig(
   if (methods > 1)
     throw invalid('give either tracking_username + tracking_password or tracking_token, not both');
   // ZenML requires credentials for any remote server; a server on this machine may run without.
-  if (methods === 0 && !LOOPBACK.test(url.hostname)) {
+  if (methods === 0 && !isLoopbackHost(url.hostname)) {
     throw invalid(
       'a remote MLflow server needs credentials: tracking_username + tracking_password, or tracking_token',
     );
@@ -205,7 +201,7 @@ export function resolveMlflowConfig(
 }
 
 /** A boolean as MLflow reads one: true/false/1/0, any case; unset or empty is undefined. */
-function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+function envBoolean(env: Record<string, string | undefined>, name: string): boolean | undefined {
   const value = (env[name] ?? '').trim().toLowerCase();
   if (value === '') return undefined;
   if (value === 'true' || value === '1') return true;
@@ -214,7 +210,7 @@ function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
 }
 
 /** A positive whole number of bytes; unset or empty is undefined. */
-function envBytes(env: NodeJS.ProcessEnv, name: string): number | undefined {
+function envBytes(env: Record<string, string | undefined>, name: string): number | undefined {
   const value = (env[name] ?? '').trim();
   if (value === '') return undefined;
   const bytes = Number(value);

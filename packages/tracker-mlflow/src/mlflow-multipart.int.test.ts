@@ -8,7 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Run, type RunRef, silentLogger } from '@trackstack/core';
+import { createTracker, type Run, type RunRef, silentLogger } from '@trackstack/core';
 import {
   type FaultProxy,
   MlflowOracle,
@@ -55,7 +55,8 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-const quick = { retry: { initialDelayMs: 20, maxDelayMs: 200 }, logger: silentLogger };
+/** What a user holds: runs of a flavor's tracker, with core's default settings. */
+const runs = (flavor: MlflowExperimentTracker) => createTracker(flavor, { logger: silentLogger });
 
 function tracker(url: string, config: Partial<MlflowConfig> = {}): MlflowExperimentTracker {
   return new MlflowExperimentTracker(
@@ -68,7 +69,7 @@ function tracker(url: string, config: Partial<MlflowConfig> = {}): MlflowExperim
       multipart_upload_chunk_size: PART,
       ...config,
     },
-    { storeDir: join(work, 'store'), logger: silentLogger, runDefaults: quick },
+    { storeDir: join(work, 'store'), logger: silentLogger },
   );
 }
 
@@ -139,7 +140,7 @@ describe('MLflow multipart uploads (S3 artifact destination)', () => {
     const t = tracker(server.url);
     const seen = countPuts(t);
     const from = s3Proxy.log.length;
-    const run = await t.startRun({ experiment: 'multipart' });
+    const run = await runs(t).startRun({ experiment: 'multipart' });
     await run.logArtifact(file.path, { artifactPath: 'model/weights.bin' });
     await run.logArtifact(join(import.meta.dirname, '__fixtures__', 'oracle-view.ts'), {
       artifactPath: 'small/oracle-view.ts',
@@ -172,7 +173,7 @@ describe('MLflow multipart uploads (S3 artifact destination)', () => {
     const t = tracker(server.url);
     const from = s3Proxy.log.length;
     s3Proxy.failNext(/^PUT .*[?&]partNumber=2(&|$)/, { status: 503, body: 'SlowDown' }, 1);
-    const run = await t.startRun({ experiment: 'multipart' });
+    const run = await runs(t).startRun({ experiment: 'multipart' });
     await run.logArtifact(file.path, { artifactPath: 'retried.bin' });
     const report = await run.end();
     expect(report.destinations[0]!.errors).toEqual([]);
@@ -193,7 +194,7 @@ describe('MLflow multipart uploads (S3 artifact destination)', () => {
     const from = s3Proxy.log.length;
     // Five refusals: every try of part 1 in the first upload (PART_ATTEMPTS).
     s3Proxy.failNext(/^PUT .*[?&]partNumber=1(&|$)/, { status: 503, body: 'SlowDown' }, 5);
-    const run = await t.startRun({ experiment: 'multipart' });
+    const run = await runs(t).startRun({ experiment: 'multipart' });
     await run.logArtifact(file.path, { artifactPath: 'aborted.bin' });
     const report = await run.end();
     expect(report.destinations[0]!.errors).toEqual([]);
@@ -215,7 +216,7 @@ describe('MLflow multipart uploads (S3 artifact destination)', () => {
     const file = await randomFile('large.bin', size);
     const t = tracker(server.url, { multipart_upload_chunk_size: 8 * MiB });
     const from = s3Proxy.log.length;
-    const run = await t.startRun({ experiment: 'multipart' });
+    const run = await runs(t).startRun({ experiment: 'multipart' });
     await run.logArtifact(file.path, { artifactPath: 'large.bin' });
     globalThis.gc?.();
     const before = process.memoryUsage();
@@ -265,7 +266,7 @@ describe('MLflow multipart fallback (server keeps artifacts itself)', () => {
     const b = await randomFile('local-b.bin', 7 * MiB);
     const t = tracker(local.url);
     const seen = countPuts(t);
-    const run = await t.startRun({ experiment: 'multipart-fallback' });
+    const run = await runs(t).startRun({ experiment: 'multipart-fallback' });
     await run.logArtifact(a.path, { artifactPath: 'a.bin' });
     await run.logArtifact(b.path, { artifactPath: 'b.bin' });
     const report = await run.end();
@@ -282,7 +283,7 @@ describe('MLflow multipart fallback (server keeps artifacts itself)', () => {
     const a = await randomFile('local-off.bin', 6 * MiB);
     const t = tracker(local.url, { multipart_upload: false });
     const seen = countPuts(t);
-    const run = await t.startRun({ experiment: 'multipart-fallback' });
+    const run = await runs(t).startRun({ experiment: 'multipart-fallback' });
     await run.logArtifact(a.path, { artifactPath: 'off.bin' });
     const report = await run.end();
     expect(report.destinations[0]!.errors).toEqual([]);

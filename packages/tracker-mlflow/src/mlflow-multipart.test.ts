@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { MlflowError, mlflowHttpError } from './mlflow-error.js';
+import { MlflowError } from './mlflow-error.js';
+
+const answered = (status: number, body: string) =>
+  MlflowError.fromResponse('POST x', { status, body });
+
 import { isMultipartUnsupported, MAX_PARTS, planParts } from './mlflow-multipart.js';
 
 const MiB = 1024 * 1024;
@@ -26,28 +30,24 @@ describe('planParts', () => {
 
 describe('isMultipartUnsupported', () => {
   it("recognises MLflow's 501 NOT_IMPLEMENTED and a server without the mpu routes", () => {
-    const notImplemented = mlflowHttpError(
-      'POST mpu/create',
+    const notImplemented = answered(
       501,
       JSON.stringify({
         error_code: 'NOT_IMPLEMENTED',
         message: 'Multipart upload is not supported for the current artifact repository',
       }),
-      undefined,
     );
     expect(isMultipartUnsupported(notImplemented)).toBe(true);
-    expect(isMultipartUnsupported(mlflowHttpError('POST x', 404, '<html>', undefined))).toBe(true);
+    expect(isMultipartUnsupported(answered(404, '<html>'))).toBe(true);
   });
 
   it('leaves other failures to the retry policy', () => {
-    const missingRun = mlflowHttpError(
-      'POST x',
+    const missingRun = answered(
       404,
       JSON.stringify({ error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'no run' }),
-      undefined,
     );
     expect(isMultipartUnsupported(missingRun)).toBe(false);
-    expect(isMultipartUnsupported(mlflowHttpError('POST x', 503, '', undefined))).toBe(false);
+    expect(isMultipartUnsupported(answered(503, ''))).toBe(false);
     expect(isMultipartUnsupported(new MlflowError('down', { retryable: true }))).toBe(false);
     expect(isMultipartUnsupported(new Error('other'))).toBe(false);
   });

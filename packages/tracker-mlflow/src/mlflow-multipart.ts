@@ -15,7 +15,7 @@ import { MlflowError } from './mlflow-error.js';
 export const MAX_PARTS = 10_000;
 
 /** Tries per part before the whole upload is aborted (core then retries the file). */
-export const PART_ATTEMPTS = 5;
+const PART_ATTEMPTS = 5;
 
 export interface PartRange {
   partNumber: number;

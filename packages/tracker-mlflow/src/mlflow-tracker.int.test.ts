@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   BackendError,
+  createTracker,
   type Run,
   type RunRef,
   type StepRunInfo,
@@ -41,12 +42,13 @@ afterAll(async () => {
   await rm(storeDir, { recursive: true, force: true });
 });
 
-const quick = { retry: { initialDelayMs: 20, maxDelayMs: 500 }, logger: silentLogger };
+/** What a user holds: runs of a flavor's tracker, with core's default settings. */
+const runs = (flavor: MlflowExperimentTracker) => createTracker(flavor, { logger: silentLogger });
 
 function tracker(config: Partial<MlflowConfig> = {}): MlflowExperimentTracker {
   return new MlflowExperimentTracker(
     { nested: false, tags: {}, request_timeout_s: 30, tracking_uri: server.url, ...config },
-    { storeDir, logger: silentLogger, runDefaults: quick },
+    { storeDir, logger: silentLogger },
   );
 }
 
@@ -71,7 +73,7 @@ describeFlavorConformance({
 describe('MLflow, read back with its Python client', () => {
   it('stores params, tags, metric histories (values, steps, timestamps, NaN) and status exactly', async () => {
     const t = tracker({ tags: { team: 'ml' } });
-    const run = await t.startRun({
+    const run = await runs(t).startRun({
       experiment: 'exact',
       name: 'exact-run',
       tags: { stage: 'dev' },
@@ -109,8 +111,8 @@ describe('MLflow, read back with its Python client', () => {
   it('creates a missing experiment once, even when two trackers race for it', async () => {
     const name = `race-${Date.now()}`;
     const [a, b] = await Promise.all([
-      tracker().startRun({ experiment: name }),
-      tracker().startRun({ experiment: name }),
+      runs(tracker()).startRun({ experiment: name }),
+      runs(tracker()).startRun({ experiment: name }),
     ]);
     await Promise.all([a.end(), b.end()]);
     const [refA, refB] = await Promise.all([refOf(a), refOf(b)]);
@@ -123,7 +125,7 @@ describe('MLflow, read back with its Python client', () => {
     try {
       proxy.failNext(/POST \/api\/2\.0\/mlflow\/runs\/create/, 'truncate');
       const name = `retried-create-${Date.now()}`;
-      const run = await tracker({ tracking_uri: proxy.url }).startRun({ experiment: name });
+      const run = await runs(tracker({ tracking_uri: proxy.url })).startRun({ experiment: name });
       run.logMetric('m', 1);
       await run.end();
       expect(proxy.faults.truncate).toBe(1);
@@ -136,7 +138,7 @@ describe('MLflow, read back with its Python client', () => {
   it('loses and duplicates nothing through 429 with Retry-After and 503', async () => {
     const proxy = await startFaultProxy(server.url);
     try {
-      const run = await tracker({ tracking_uri: proxy.url }).startRun({
+      const run = await runs(tracker({ tracking_uri: proxy.url })).startRun({
         experiment: 'faults',
         bufferSize: 500,
       });
@@ -164,41 +166,39 @@ describe('MLflow, read back with its Python client', () => {
     }
   });
 
-  it('resumes a half-sent batch at the first request the server did not acknowledge', async () => {
-    const run = await tracker().startRun({ experiment: 'batch-resume' });
-    const ref = await refOf(run);
-    const t0 = 1_760_000_000_000;
-    const metrics = [];
-    for (let step = 0; step < 50; step++) {
-      for (let k = 0; k < 100; k++)
-        metrics.push({ key: `k${k}`, value: step + k, step, timestamp: t0 + step });
-    }
-    const batch = {
-      params: [{ key: 'lr', value: '0.1' }],
-      tags: [{ key: 'stage', value: 'dev' }],
-      metrics,
-    };
+  it("sends what the journal holds as log-batch requests of MLflow's limits; a refused one alone goes again", async () => {
     const proxy = await startFaultProxy(server.url);
     try {
-      const direct = tracker({ tracking_uri: proxy.url });
+      const run = await runs(tracker({ tracking_uri: proxy.url })).startRun({
+        experiment: 'batch-requests',
+      });
+      const ref = await refOf(run);
+      const t0 = 1_760_000_000_000;
+      // One journal record: a param, a tag and 50 steps of 100 keys, cut key by key into six
+      // requests of at most 1000 entities. The third request is answered 503 once.
       proxy.failNext(/log-batch/, { status: 503, body: 'busy' }, 1, { skip: 2 });
-      await expect(direct.writeBatch(ref, batch)).rejects.toMatchObject({ retryable: true });
-      await direct.writeBatch(ref, batch);
-      // 5002 entities in requests of ≤ 1000: six; the third failed once and was the first one sent again.
+      run.logParams({ lr: 0.1 });
+      run.setTags({ stage: 'dev' });
+      for (let step = 0; step < 50; step++) {
+        const values: Record<string, number> = {};
+        for (let k = 0; k < 100; k++) values[`k${k}`] = step + k;
+        run.logMetrics(values, { step, timestamp: t0 + step });
+      }
+      const report = await run.end();
+      expect(report.pendingEvents).toBe(0);
       const posts = proxy.log.filter((e) => e.path.includes('log-batch'));
-      expect(posts.map((e) => e.status)).toEqual([200, 200, 503, 200, 200, 200, 200]);
+      expect(posts.map((e) => e.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 503]);
+      const seen = await oracle.run(ref.runId, { history: true });
+      expect(seen.params).toEqual({ lr: '0.1' });
+      expect(seen.tags.stage).toBe('dev');
+      expect(Object.keys(seen.points)).toHaveLength(100);
+      for (let k = 0; k < 100; k++) {
+        expect(seen.points[`k${k}`]?.map((p) => [p.step, p.value, p.timestamp])).toEqual(
+          Array.from({ length: 50 }, (_, step) => [step, step + k, t0 + step]),
+        );
+      }
     } finally {
       await proxy.close();
-    }
-    await run.end();
-    const seen = await oracle.run(ref.runId, { history: true });
-    expect(seen.params).toEqual({ lr: '0.1' });
-    expect(seen.tags.stage).toBe('dev');
-    expect(Object.keys(seen.points)).toHaveLength(100);
-    for (let k = 0; k < 100; k++) {
-      expect(seen.points[`k${k}`]?.map((p) => [p.step, p.value, p.timestamp])).toEqual(
-        Array.from({ length: 50 }, (_, step) => [step, step + k, t0 + step]),
-      );
     }
   });
 
@@ -257,7 +257,7 @@ describe('MLflow, read back with its Python client', () => {
         sent.set(decodeURIComponent(path.split('/artifacts/').at(-1)!), contentType);
         return put(path, body, size, contentType);
       };
-      const run = await t.startRun({ experiment: 'artifacts' });
+      const run = await runs(t).startRun({ experiment: 'artifacts' });
       await run.logArtifact(big, { artifactPath: 'model/weights.bin' });
       await run.logArtifact(work, { artifactPath: 'all' });
       const before = process.memoryUsage().rss;
@@ -294,7 +294,7 @@ describe('MLflow, read back with its Python client', () => {
     const work = await mkdtemp(join(tmpdir(), 'trackstack-mlflow-s3-'));
     try {
       await writeFile(join(work, 'a.txt'), 'a');
-      const run = await t.startRun({ experiment: name });
+      const run = await runs(t).startRun({ experiment: name });
       await run.logArtifact(join(work, 'a.txt'));
       run.logMetric('kept', 1);
       const report = await run.end();
@@ -313,7 +313,7 @@ describe('MLflow, read back with its Python client', () => {
 
   it('refuses a changed param from another writer with a typed error from flush()', async () => {
     const t = tracker();
-    const run = await t.startRun({ experiment: 'conflict', flushIntervalMs: 0 });
+    const run = await runs(t).startRun({ experiment: 'conflict', flushIntervalMs: 0 });
     run.logParams({ lr: 1 });
     await run.flush();
     const ref = await refOf(run);
@@ -338,14 +338,14 @@ describe('MLflow, read back with its Python client', () => {
       pipelineRunId: `pr-${Date.now()}`,
     };
     const flat = tracker();
-    const load = await flat.runStep(
+    const load = await runs(flat).runStep(
       { ...base, stepName: 'load', stepRunId: `${base.pipelineRunId}-load` },
       (run) => {
         run.logMetric('rows', 150);
         return run.uid;
       },
     );
-    const train = await flat.runStep(
+    const train = await runs(flat).runStep(
       { ...base, stepName: 'train', stepRunId: `${base.pipelineRunId}-train` },
       (run) => {
         run.logMetric('loss', 0.1);
@@ -370,11 +370,11 @@ describe('MLflow, read back with its Python client', () => {
       pipelineRunId: `${base.pipelineRunId}-n`,
       pipelineRunName: `${pipeline}-run-2`,
     };
-    const a = await nested.runStep(
+    const a = await runs(nested).runStep(
       { ...other, stepName: 'a', stepRunId: `${other.pipelineRunId}-a` },
       () => 1,
     );
-    const b = await nested.runStep(
+    const b = await runs(nested).runStep(
       { ...other, stepName: 'b', stepRunId: `${other.pipelineRunId}-b` },
       () => 2,
     );
@@ -414,7 +414,7 @@ describe('MLflow with basic auth', () => {
   const authTracker = (config: Partial<MlflowConfig>) =>
     new MlflowExperimentTracker(
       { nested: false, tags: {}, request_timeout_s: 30, tracking_uri: authServer.url, ...config },
-      { storeDir, logger: silentLogger, runDefaults: quick },
+      { storeDir, logger: silentLogger },
     );
 
   it('logs with the right credentials and reads back with them', async () => {
@@ -423,7 +423,7 @@ describe('MLflow with basic auth', () => {
       tracking_password: password,
     });
     await t.validateConnection();
-    const run = await t.startRun({ experiment: 'with-auth' });
+    const run = await runs(t).startRun({ experiment: 'with-auth' });
     run.logMetric('m', 1);
     expect((await run.end()).pendingEvents).toBe(0);
     const authOracle = new MlflowOracle(authServer.env.python, authServer.url, {
@@ -446,7 +446,7 @@ describe('MLflow with basic auth', () => {
     expect(BackendError.isInstance(error)).toBe(true);
     expect(error).toMatchObject({ statusCode: 401, retryable: false });
     expect(JSON.stringify(error) + String(error)).not.toContain('wrong-password-123');
-    const run = await t.startRun({ experiment: 'no-auth', startTimeoutMs: 5000 });
+    const run = await runs(t).startRun({ experiment: 'no-auth', startTimeoutMs: 5000 });
     run.logMetric('kept', 1);
     const report = await run.end('FINISHED', { timeoutMs: 2000 });
     expect(report.destinations[0]?.errors.map((e) => (e as BackendError).statusCode)).toEqual([

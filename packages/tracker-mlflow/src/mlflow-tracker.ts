@@ -7,20 +7,18 @@ import { userInfo } from 'node:os';
 import {
   type ArtifactUpload,
   BaseExperimentTracker,
-  DEFAULT_RETRY_POLICY,
   defineFlavor,
   type FinalRunStatus,
-  type FlavorLimits,
+  type FlavorCapabilities,
   type ResumeOptions,
-  type Run,
   type RunInit,
   type RunRef,
-  type StartRunOptions,
   type StepRunInfo,
+  type StepRunLayout,
   type WriteBatch,
 } from '@trackstack/core';
 import { v5 as uuidv5 } from 'uuid';
-import { type LogBatchBody, logBatchBodies, MLFLOW_LIMITS } from './mlflow-batch.js';
+import { logBatchBody } from './mlflow-batch.js';
 import { MlflowRestClient, type MlflowRun } from './mlflow-client.js';
 import {
   type MlflowConfig,
@@ -47,12 +45,6 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
   private resolved: ResolvedMlflowConfig | undefined;
   private restClient: MlflowRestClient | undefined;
   private readonly experimentIds = new Map<string, string>();
-  private readonly stepParents = new Map<string, Run>();
-  /** The requests of a batch being written, and how many the server acknowledged. */
-  private readonly batchProgress = new WeakMap<
-    WriteBatch,
-    { bodies: LogBatchBody[]; sent: number }
-  >();
   /** False once the server said its artifact store cannot do multipart: one PUT per file since. */
   private multipartOffered: boolean | undefined;
 
@@ -62,28 +54,32 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
     return this.resolved;
   }
 
+  /**
+   * The HTTP client: its requests are the flavor's business, not its users'.
+   * @internal
+   */
   get client(): MlflowRestClient {
     this.restClient ??= new MlflowRestClient(this.settings);
     return this.restClient;
   }
 
-  override get limits(): FlavorLimits {
-    return MLFLOW_LIMITS;
-  }
+  // `limits` are core's defaults: MLflow's per-request limits.
 
-  override get capabilities() {
+  override get capabilities(): FlavorCapabilities {
     return {
       orderedWrites: false,
       maxConcurrency: 4,
       nestedRuns: true,
       artifacts: true,
       resume: true,
+      // Fewer keys a request is less work for MLflow's server (mlflow-batch.ts).
+      metricOrder: 'by-key',
     };
   }
 
-  override startRun(options: StartRunOptions = {}): Promise<Run> {
-    const experiment = options.experiment ?? this.config.experiment_name;
-    return super.startRun(experiment === undefined ? options : { ...options, experiment });
+  /** A run that names no experiment goes to `experiment_name` (else MLflow's "Default"). */
+  override get defaultExperiment(): string | undefined {
+    return this.config.experiment_name;
   }
 
   async createRun(init: RunInit): Promise<RunRef> {
@@ -116,21 +112,9 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
     return this.ref(run);
   }
 
-  /**
-   * Sends a batch as log-batch requests, in order (see mlflow-batch.ts). A
-   * retried batch resumes at the first request the server did not acknowledge.
-   */
+  /** One log-batch request (mlflow-batch.ts); MLflow keeps an exact duplicate point once. */
   async writeBatch(ref: RunRef, batch: WriteBatch): Promise<void> {
-    let progress = this.batchProgress.get(batch);
-    if (progress === undefined) {
-      progress = { bodies: logBatchBodies(batch), sent: 0 };
-      this.batchProgress.set(batch, progress);
-    }
-    const { bodies } = progress;
-    for (; progress.sent < bodies.length; progress.sent++) {
-      await this.client.post('runs/log-batch', { run_id: ref.runId, ...bodies[progress.sent] });
-    }
-    this.batchProgress.delete(batch);
+    await this.client.post('runs/log-batch', logBatchBody(ref.runId, batch));
   }
 
   async uploadArtifact(ref: RunRef, artifact: ArtifactUpload): Promise<void> {
@@ -154,7 +138,7 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
         {
           chunkSize: settings.multipart_upload_chunk_size,
           concurrency: settings.multipart_upload_concurrency,
-          retry: { ...DEFAULT_RETRY_POLICY, ...this.runDefaults.retry },
+          retry: this.retry,
           onRetry: (message) => this.logger.debug(`mlflow: ${message}`),
         },
       );
@@ -197,50 +181,29 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
    * an id derived from the pipeline run id); with `nested`, each step gets a
    * child run of its own under it.
    */
-  protected override stepRunOptions(info: StepRunInfo): StartRunOptions {
+  override stepRunLayout(info: StepRunInfo): StepRunLayout {
     const settings = info.settings ?? {};
     const experiment =
       (typeof settings.experiment_name === 'string' ? settings.experiment_name : undefined) ??
       this.config.experiment_name ??
       info.pipelineName;
-    return {
+    const shared = {
       experiment,
       name: info.pipelineRunName,
       id: uuidv5(info.pipelineRunId, MLFLOW_STEP_NAMESPACE),
-      resume: 'allow',
       tags: { 'zenml.pipeline': info.pipelineName, 'zenml.pipeline_run': info.pipelineRunName },
     };
-  }
-
-  protected override async startStepRun(info: StepRunInfo): Promise<Run> {
-    const shared = this.stepRunOptions(info);
-    if (!this.nestedFor(info)) return this.startRun(shared);
-    const parent = await this.startRun(shared);
-    this.stepParents.set(info.stepRunId, parent);
-    return this.startRun({
-      experiment: shared.experiment,
-      name: info.stepName,
-      id: uuidv5(info.stepRunId, MLFLOW_STEP_NAMESPACE),
-      resume: 'allow',
-      parent,
-      tags: { 'zenml.pipeline_run': info.pipelineRunName, 'zenml.step': info.stepName },
-    });
-  }
-
-  protected override async endStepRun(
-    info: StepRunInfo,
-    run: Run,
-    status: FinalRunStatus,
-  ): Promise<void> {
-    await run.end(status);
-    const parent = this.stepParents.get(info.stepRunId);
-    this.stepParents.delete(info.stepRunId);
-    await parent?.end(status);
-  }
-
-  private nestedFor(info: StepRunInfo): boolean {
-    const setting = info.settings?.nested;
-    return typeof setting === 'boolean' ? setting : this.config.nested;
+    const nested = typeof settings.nested === 'boolean' ? settings.nested : this.config.nested;
+    if (!nested) return { run: shared };
+    return {
+      parent: shared,
+      run: {
+        experiment,
+        name: info.stepName,
+        id: uuidv5(info.stepRunId, MLFLOW_STEP_NAMESPACE),
+        tags: { 'zenml.pipeline_run': info.pipelineRunName, 'zenml.step': info.stepName },
+      },
+    };
   }
 
   private ref(run: MlflowRun): RunRef {

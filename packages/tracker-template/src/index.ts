@@ -1,19 +1,19 @@
 /**
  * @trackstack/tracker-template: a flavor that posts runs as JSON to an HTTP
- * endpoint, and the reference server of that protocol.
+ * endpoint, and the reference server of that protocol. This file is its
+ * whole public API.
  */
 
-export {
-  type BatchBody,
-  type CreateRunBody,
-  type TemplateArtifact,
-  TemplateClient,
-  type TemplateHealth,
-  type TemplateRun,
-  type TemplateRunSummary,
-  USER_AGENT,
-  type WireMetric,
-  type WireNumber,
+// The protocol (README.md), as the client sends it and the server keeps it
+export type {
+  BatchBody,
+  CreateRunBody,
+  TemplateArtifact,
+  TemplateHealth,
+  TemplateRun,
+  TemplateRunSummary,
+  WireMetric,
+  WireNumber,
 } from './template-client.js';
 export {
   type ResolvedTemplateConfig,
@@ -29,6 +29,6 @@ export {
   TemplateServer,
   type TemplateServerOptions,
 } from './template-server.js';
-export { TEMPLATE_LIMITS, TemplateExperimentTracker } from './template-tracker.js';
+export { TemplateExperimentTracker } from './template-tracker.js';
 
 export { VERSION } from './version.js';

@@ -8,10 +8,10 @@ import type { Readable } from 'node:stream';
 import type { KeyValue, RunStatus } from '@trackstack/core';
 import { Agent, type Dispatcher, request } from 'undici';
 import type { ResolvedTemplateConfig } from './template-config.js';
-import { templateHttpError, templateNetworkError } from './template-error.js';
+import { TemplateError } from './template-error.js';
 import { VERSION } from './version.js';
 
-export const USER_AGENT = `trackstack-template/${VERSION}`;
+const USER_AGENT = `trackstack-template/${VERSION}`;
 
 /** JSON has no NaN or ±Infinity: the protocol sends them as these strings. */
 export type WireNumber = number | 'NaN' | 'Infinity' | '-Infinity';
@@ -84,7 +84,7 @@ export function decodeNumber(value: WireNumber): number {
 }
 
 /** An artifact path as URL path segments: each one percent-encoded, the slashes kept. */
-export function artifactUrlPath(path: string): string {
+function artifactUrlPath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
 }
 
@@ -186,7 +186,10 @@ export class TemplateClient {
       return JSON.parse(bytes.toString('utf8')) as T;
     } catch (error) {
       // A 2xx whose body does not parse was cut off on the way: ask again.
-      throw templateNetworkError(`${method} ${path.split('?')[0]} (a truncated answer)`, error);
+      throw TemplateError.fromNetwork(
+        `${method} ${path.split('?')[0]} (a truncated answer)`,
+        error,
+      );
     }
   }
 
@@ -211,21 +214,20 @@ export class TemplateClient {
         },
       });
     } catch (error) {
-      throw templateNetworkError(what, error);
+      throw TemplateError.fromNetwork(what, error);
     }
     let bytes: Buffer;
     try {
       bytes = Buffer.from(await response.body.arrayBuffer());
     } catch (error) {
-      throw templateNetworkError(`${what} (reading the answer)`, error);
+      throw TemplateError.fromNetwork(`${what} (reading the answer)`, error);
     }
     if (response.statusCode < 200 || response.statusCode >= 300) {
-      throw templateHttpError(
-        what,
-        response.statusCode,
-        bytes.toString('utf8'),
-        response.headers['retry-after'],
-      );
+      throw TemplateError.fromResponse(what, {
+        status: response.statusCode,
+        body: bytes.toString('utf8'),
+        headers: response.headers,
+      });
     }
     return bytes;
   }

@@ -6,6 +6,7 @@
  * the server, so importing the flavor never throws.
  */
 import { secret, TrackstackError } from '@trackstack/core';
+import { baseUrlOf, parseEndpoint } from '@trackstack/core/flavor';
 import { z } from 'zod';
 
 export const templateConfigSchema = z
@@ -33,29 +34,16 @@ export interface ResolvedTemplateConfig extends TemplateConfig {
   baseUrl: string;
 }
 
-const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
-
 export function resolveTemplateConfig(config: TemplateConfig): ResolvedTemplateConfig {
-  let url: URL;
-  try {
-    url = new URL(config.endpoint_url);
-  } catch {
-    throw invalid('endpoint_url must be an http(s) URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw invalid('endpoint_url must be an http(s) URL');
-  }
-  if (url.username !== '' || url.password !== '') {
-    throw invalid('put the token in api_token, never in the URL');
-  }
-  if (url.search !== '' || url.hash !== '') {
-    throw invalid('endpoint_url takes no query and no fragment');
-  }
-  // A bearer token over plain http can be read by anyone on the way; only this machine is exempt.
-  if (config.api_token !== undefined && url.protocol === 'http:' && !LOOPBACK.test(url.hostname)) {
-    throw invalid('api_token is only sent over https (or plain http to this machine)');
-  }
-  return { ...config, baseUrl: `${url.origin}${url.pathname}`.replace(/\/+$/, '') };
+  const url = parseEndpoint(config.endpoint_url, {
+    field: 'endpoint_url',
+    credentialsField: 'api_token',
+    // A bearer token over plain http can be read by anyone on the way; only this machine is exempt.
+    sendsCredentials: config.api_token !== undefined,
+    bareBase: true,
+  });
+  if (typeof url === 'string') throw invalid(url);
+  return { ...config, baseUrl: baseUrlOf(url) };
 }
 
 function invalid(message: string): TrackstackError {

@@ -145,7 +145,7 @@ export class TemplateServer {
     return id === undefined ? undefined : this.getRun(id);
   }
 
-  getArtifact(id: string, path: string): Buffer | undefined {
+  getArtifact(id: string, path: string): Uint8Array | undefined {
     return this.runs.get(id)?.artifacts.get(path)?.data;
   }
 

@@ -7,7 +7,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackendError, type RunRef, silentLogger } from '@trackstack/core';
+import { BackendError, createTracker, type RunRef, silentLogger } from '@trackstack/core';
 import {
   type BackendRunView,
   describeFlavorConformance,
@@ -37,14 +37,16 @@ afterAll(async () => {
   await rm(storeDir, { recursive: true, force: true });
 });
 
-const quick = { retry: { initialDelayMs: 20, maxDelayMs: 200 }, logger: silentLogger };
-
+/** The flavor's tracker, whose primitives these tests call. */
 function tracker(config: Partial<TemplateConfig> = {}): TemplateExperimentTracker {
   return new TemplateExperimentTracker(
     { endpoint_url: server.url, api_token: TOKEN, timeout_s: 5, ...config },
-    { storeDir, logger: silentLogger, runDefaults: quick },
+    { storeDir, logger: silentLogger },
   );
 }
+
+/** What a user holds: runs of that tracker, with core's defaults. */
+const runs = (flavor: TemplateExperimentTracker) => createTracker(flavor, { logger: silentLogger });
 
 /** What the server holds, as the conformance kit compares it. */
 function view(runId: string): BackendRunView {
@@ -88,7 +90,7 @@ describe('the template flavor', () => {
 
   it('reopens an ended run only when the run goes on', async () => {
     const t = tracker();
-    const run = await t.startRun({ experiment: 'reopen' });
+    const run = await runs(t).startRun({ experiment: 'reopen' });
     await run.end();
     const ref = (await run.backendRef(t.name)) as RunRef;
     await t.resumeRun(ref, { reopen: false });
@@ -116,8 +118,7 @@ describe('the template flavor', () => {
   });
 
   it('gives the server run id and URL as step metadata', async () => {
-    const t = tracker();
-    const { metadata } = await t.runStep(
+    const { metadata } = await runs(tracker()).runStep(
       {
         pipelineName: 'training',
         pipelineRunName: 'training-1',
@@ -144,8 +145,10 @@ describe('faults on the wire', () => {
       proxy.failNext(/\/batch$/, 'reset-after', 2);
       proxy.failNext(/\/artifacts\//, 'reset-before');
       proxy.failNext(/\/finish$/, { status: 503 });
-      const t = tracker({ endpoint_url: proxy.url });
-      const run = await t.startRun({ experiment: 'faults', bufferSize: 500 });
+      const run = await runs(tracker({ endpoint_url: proxy.url })).startRun({
+        experiment: 'faults',
+        bufferSize: 500,
+      });
       run.logParams({ lr: 0.01, layers: [64, 32] });
       for (let step = 0; step < 12_000; step++) {
         run.logMetric('loss', 1 / (step + 1), { step, timestamp: 1_760_000_000_000 + step });
@@ -168,7 +171,7 @@ describe('faults on the wire', () => {
       expect(stored.params).toEqual({ lr: '0.01', layers: '[64,32]' });
       const steps = stored.metrics.map((m) => m.step).sort((a, b) => a - b);
       expect(steps).toEqual(Array.from({ length: 12_000 }, (_, i) => i));
-      expect(server.getArtifact(stored.id, 'model.json')?.toString()).toBe(
+      expect(Buffer.from(server.getArtifact(stored.id, 'model.json')!).toString()).toBe(
         JSON.stringify({ weights: [1, 2, 3] }),
       );
     } finally {

@@ -31,17 +31,19 @@ import {
 } from './template-config.js';
 
 /**
- * What one request may hold. Core validates every key and value against these
- * at the logging call and cuts batches to them; the server accepts up to
- * 10 000 entities and 16 MiB a request, so these stay well inside.
+ * Core checks every key and value against `logging` at the logging call, and
+ * cuts what the journal holds into requests of `request`. The server accepts
+ * up to 10 000 entities and 16 MiB a request, so these stay well inside.
  */
-export const TEMPLATE_LIMITS: Readonly<FlavorLimits> = Object.freeze({
-  ...DEFAULT_LIMITS,
-  maxMetricsPerBatch: 5000,
-  maxParamsPerBatch: 1000,
-  maxTagsPerBatch: 1000,
-  maxEntitiesPerBatch: 5000,
-  maxBatchBytes: 4_000_000,
+const TEMPLATE_LIMITS: Readonly<FlavorLimits> = Object.freeze({
+  logging: DEFAULT_LIMITS.logging,
+  request: Object.freeze({
+    maxMetrics: 5000,
+    maxParams: 1000,
+    maxTags: 1000,
+    maxEntities: 5000,
+    maxBytes: 4_000_000,
+  }),
 });
 
 export class TemplateExperimentTracker extends BaseExperimentTracker<TemplateConfig> {
@@ -61,6 +63,10 @@ export class TemplateExperimentTracker extends BaseExperimentTracker<TemplateCon
     return this.resolved;
   }
 
+  /**
+   * The HTTP client: its requests are the flavor's business, not its users'.
+   * @internal
+   */
   get client(): TemplateClient {
     this.templateClient ??= new TemplateClient(this.settings);
     return this.templateClient;

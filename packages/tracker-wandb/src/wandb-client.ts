@@ -8,9 +8,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, type Dispatcher, request } from 'undici';
 import { VERSION } from './version.js';
 import type { ResolvedWandbConfig } from './wandb-config.js';
-import { rateLimitPauseMs, WandbError, wandbHttpError, wandbNetworkError } from './wandb-error.js';
+import { rateLimitPauseMs, WandbError } from './wandb-error.js';
 
-export const USER_AGENT = `trackstack-wandb/${VERSION}`;
+const USER_AGENT = `trackstack-wandb/${VERSION}`;
 
 // The documents W&B's own client (wandb-core 0.30) sends, so the service sees the same requests.
 const UPSERT_BUCKET = `mutation UpsertBucket ($id: String, $name: String, $project: String, $entity: String, $groupName: String, $description: String, $displayName: String, $notes: String, $commit: String, $config: JSONString, $host: String, $debug: Boolean, $program: String, $repo: String, $jobType: String, $state: String, $sweep: String, $tags: [String!], $summaryMetrics: JSONString) {
@@ -124,7 +124,7 @@ export interface ResumeStatus {
   tags?: string[] | null;
 }
 
-export interface FileStreamFile {
+interface FileStreamFile {
   offset: number;
   content: string[];
 }
@@ -290,14 +290,11 @@ export class WandbClient {
     try {
       parsed = JSON.parse(text) as typeof parsed;
     } catch (error) {
-      throw wandbNetworkError(`${operationName} (a truncated answer)`, error);
+      throw WandbError.fromNetwork(`${operationName} (a truncated answer)`, error);
     }
     if (parsed.errors !== undefined && parsed.errors.length > 0) {
       const messages = parsed.errors.map((e) => e.message ?? 'error');
-      throw new WandbError(`${operationName}: ${messages.join('; ')}`, {
-        retryable: false,
-        graphqlErrors: messages,
-      });
+      throw new WandbError(`${operationName}: ${messages.join('; ')}`, { retryable: false });
     }
     if (parsed.data === undefined)
       throw new WandbError(`${operationName}: no data in the answer`, { retryable: true });
@@ -323,7 +320,7 @@ export class WandbClient {
         headers: { 'user-agent': USER_AGENT, ...headers },
       });
     } catch (error) {
-      throw wandbNetworkError(what, error);
+      throw WandbError.fromNetwork(what, error);
     }
     const pause = rateLimitPauseMs(response.headers);
     if (pause !== undefined) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + pause);
@@ -331,12 +328,16 @@ export class WandbClient {
     try {
       text = await response.body.text();
     } catch (error) {
-      throw wandbNetworkError(`${what} (reading the answer)`, error);
+      throw WandbError.fromNetwork(`${what} (reading the answer)`, error);
     }
     if (response.statusCode < 200 || response.statusCode >= 300) {
       // UpsertBucket is retried on 409 by W&B's own client (a concurrent upsert).
       const retryable = what === 'UpsertBucket' && response.statusCode === 409 ? true : undefined;
-      throw wandbHttpError(what, response.statusCode, text, response.headers, retryable);
+      throw WandbError.fromResponse(
+        what,
+        { status: response.statusCode, body: text, headers: response.headers },
+        retryable === undefined ? {} : { retryable },
+      );
     }
     return text;
   }

@@ -5,7 +5,7 @@
 import { secret, TrackstackError } from '@trackstack/core';
 import { z } from 'zod';
 
-export const WANDB_DEFAULT_BASE_URL = 'https://api.wandb.ai';
+const WANDB_DEFAULT_BASE_URL = 'https://api.wandb.ai';
 
 export const wandbConfigSchema = z
   .object({
@@ -81,7 +81,7 @@ export interface ResolvedWandbConfig extends WandbConfig {
 
 export function resolveWandbConfig(
   config: WandbConfig,
-  env: NodeJS.ProcessEnv = process.env,
+  env: Record<string, string | undefined> = process.env,
   cwd = process.cwd(),
 ): ResolvedWandbConfig {
   const mode =

@@ -1,38 +1,12 @@
 /**
- * Errors from W&B: a BackendError (so core's retry policy applies) with the
- * GraphQL error messages when the service sent them.
+ * Errors from W&B: a BackendError (so core's retry policy applies), made by
+ * core's `defineBackendError`. What this file adds is W&B's: its client also
+ * retries any 5xx, and its rate-limit headers say how long to hold every
+ * request when the quota is used up.
  */
-import {
-  BackendError,
-  type BackendErrorOptions,
-  describeNetworkFailure,
-  parseRetryAfter,
-} from '@trackstack/core';
+import { defineBackendError } from '@trackstack/core/flavor';
 
-const WANDB_ERROR_MARKER = Symbol.for('trackstack.wandb.error');
-
-/** What W&B's own client retries: 429 and 5xx (and 409 for UpsertBucket, handled by the caller). */
-export function isWandbRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
-
-export class WandbError extends BackendError {
-  readonly [WANDB_ERROR_MARKER] = true as const;
-  /** GraphQL error messages, when the answer carried them. */
-  readonly graphqlErrors: string[];
-
-  constructor(message: string, options: BackendErrorOptions & { graphqlErrors?: string[] }) {
-    super(options.retryable ? 'BACKEND_UNREACHABLE' : 'BACKEND_REJECTED', message, options);
-    this.name = 'WandbError';
-    this.graphqlErrors = options.graphqlErrors ?? [];
-  }
-
-  static override isInstance(error: unknown): error is WandbError {
-    return typeof error === 'object' && error !== null && WANDB_ERROR_MARKER in error;
-  }
-}
-
-type Headers = Record<string, string | string[] | undefined>;
+type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
 function header(headers: Headers, name: string): string | undefined {
   const value = headers[name];
@@ -57,40 +31,13 @@ export function rateLimitPauseMs(headers: Headers): number | undefined {
   return Math.min(reset * 1000, MAX_RATE_LIMIT_PAUSE_MS);
 }
 
-/**
- * An HTTP answer that was not 2xx. Retry-After and W&B's rate-limit headers
- * (`RateLimit-Reset`, seconds) say how long to wait.
- */
-export function wandbHttpError(
-  what: string,
-  status: number,
-  body: string,
-  headers: Headers,
-  retryable = isWandbRetryableStatus(status),
-): WandbError {
-  const retryAfterMs = parseRetryAfter(header(headers, 'retry-after')) ?? rateLimitPauseMs(headers);
-  const auth = status === 401 || status === 403;
-  return new WandbError(
-    auth
-      ? `${what}: W&B refused the API key (HTTP ${status})`
-      : `${what}: W&B answered ${status}: ${body.slice(0, 300)}`,
-    {
-      statusCode: status,
-      responseBody: body,
-      retryable,
-      retryAfterMs,
-      hint: auth ? 'check api_key (or WANDB_API_KEY)' : undefined,
-    },
-  );
-}
-
-/** A failure before any answer. TLS verification failures are final; the rest are retried. */
-export function wandbNetworkError(what: string, error: unknown): WandbError {
-  const failure = describeNetworkFailure(error);
-  const reason = failure.tls ? "the server's TLS certificate was not accepted" : 'W&B unreachable';
-  return new WandbError(`${what}: ${reason} (${failure.code ?? String(error)})`, {
-    retryable: failure.retryable,
-    cause: error,
-    hint: failure.hint,
-  });
-}
+export const WandbError = defineBackendError({
+  name: 'WandbError',
+  peer: 'W&B',
+  // W&B's own client retries 408, 429 and every 5xx (core's list leaves out 501 and 505+).
+  retryable: ({ status }) => (status >= 500 ? true : undefined),
+  // Retry-After first; else the rate-limit headers, as W&B's client reads them.
+  retryAfterMs: rateLimitPauseMs,
+  authHint: 'check api_key (or WANDB_API_KEY)',
+});
+export type WandbError = InstanceType<typeof WandbError>;

@@ -82,14 +82,14 @@ export interface WandbItem {
   valueJson: string;
 }
 
-export interface WandbHeaderRecord {
+interface WandbHeaderRecord {
   /** The writer's version; wandb-core writes `0.30.0+<commit>`. Not read by `wandb sync`. */
   producer: string;
   /** wandb-core writes its minimum server version here (`0.70.0`). */
   minConsumer?: string;
 }
 
-export interface WandbRunRecord {
+interface WandbRunRecord {
   runId: string;
   entity?: string;
   project?: string;
@@ -106,25 +106,25 @@ export interface WandbRunRecord {
   config?: readonly WandbItem[];
 }
 
-export interface WandbChangeRecord {
+interface WandbChangeRecord {
   update?: readonly WandbItem[];
   remove?: readonly WandbItem[];
 }
 
-export interface WandbHistoryRecord {
+interface WandbHistoryRecord {
   items: readonly WandbItem[];
   /** `HistoryRecord.step`; wandb-core always sets it (an empty submessage for step 0). */
   step?: number;
 }
 
-export interface WandbFilesItem {
+interface WandbFilesItem {
   /** Relative to the run's `files/` directory, with `/` separators. */
   path: string;
   policy?: WandbFilePolicy;
   type?: WandbFileType;
 }
 
-export interface WandbExitRecord {
+interface WandbExitRecord {
   exitCode: number;
   /** Whole seconds. */
   runtime?: number;
@@ -135,7 +135,7 @@ export interface WandbExitRecord {
  * and `\r` included, which wandb-core's terminal emulator turns into
  * `output.log` lines when the run is synced.
  */
-export interface WandbOutputRawRecord {
+interface WandbOutputRawRecord {
   stream: WandbOutputType;
   /** Epoch milliseconds. */
   timestampMs: number;
@@ -297,7 +297,7 @@ export function formatWandbNumber(x: number): string {
  * JSON text of a config or summary value, as the SDK writes it: compact, NaN
  * and ±Infinity inside become null (JSON.stringify's rule and the SDK's).
  */
-export function toValueJson(value: unknown, what = 'value'): string {
+function toValueJson(value: unknown, what = 'value'): string {
   const json = JSON.stringify(value);
   if (json === undefined) {
     throw new TypeError(`${what}: ${typeof value} is not a JSON value`);

@@ -8,10 +8,11 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type MetricPoint, type Run, silentLogger } from '@trackstack/core';
+import { createTracker, type MetricPoint, type Run, silentLogger } from '@trackstack/core';
 import {
   type BackendRunView,
   describeFlavorConformance,
+  journalNow,
   metricHistories,
 } from '@trackstack/core/testing';
 import {
@@ -79,11 +80,10 @@ function config(overrides: Partial<WandbConfig> = {}, target: WandbServer = serv
   };
 }
 
+/** What a user holds: runs of a W&B tracker of this config, with core's default settings. */
 const tracker = (overrides: Partial<WandbConfig> = {}, target: WandbServer = server) =>
-  new WandbExperimentTracker(config(overrides, target), {
-    storeDir,
+  createTracker(new WandbExperimentTracker(config(overrides, target), { storeDir }), {
     logger: silentLogger,
-    runDefaults: { retry: { initialDelayMs: 20, maxDelayMs: 500 } },
   });
 
 const EXIT_STATUS: Record<number, BackendRunView['status']> = {
@@ -253,7 +253,7 @@ describe('W&B online: console output, heartbeats, rate limits, run ids and resum
     const run = await t.startRun({ experiment: 'console', flushIntervalMs: 0 });
     run.logConsole('epoch 1\n');
     run.logConsole('progress 10%');
-    run.flushToJournal();
+    journalNow(run);
     await run.flush();
     expect(outputText(server.run(run.uid).outputLines)).toEqual(['epoch 1', 'progress 10%']);
     // A replayed write (the answer lost) must land on the same lines.
@@ -383,8 +383,7 @@ describe('W&B online: console output, heartbeats, rate limits, run ids and resum
     // Another trackstack store (another machine) with the same run id.
     const otherStore = await mkdtemp(join(tmpdir(), 'trackstack-wandb-other-'));
     const other = (resume: 'allow' | 'never') =>
-      new WandbExperimentTracker(config({ resume }), {
-        storeDir: otherStore,
+      createTracker(new WandbExperimentTracker(config({ resume }), { storeDir: otherStore }), {
         logger: silentLogger,
       });
     try {
@@ -414,7 +413,8 @@ describe('W&B online: console output, heartbeats, rate limits, run ids and resum
     // Core's run ids are W&B-safe; a flavor called directly (or a custom id) is checked too.
     const since = server.requests.length;
     const init = { uid: 'bad/id', experiment: 'ids', name: 'n', tags: {}, startTime: Date.now() };
-    await expect(tracker().createRun(init)).rejects.toMatchObject({
+    const flavor = new WandbExperimentTracker(config(), { storeDir });
+    await expect(flavor.createRun(init)).rejects.toMatchObject({
       name: 'WandbError',
       retryable: false,
       message: expect.stringMatching(/cannot contain "\/"/),
@@ -512,7 +512,7 @@ describe('against the real wandb SDK', () => {
       });
       await logLogicalRun(run, work);
       run.logConsole('epoch 1\nprogress 10%');
-      run.flushToJournal();
+      journalNow(run);
       await run.flush();
       run.logConsole('\rprogress 100%\n');
       run.logConsole('warning\n', { stream: 'stderr' });

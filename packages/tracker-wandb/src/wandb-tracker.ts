@@ -17,8 +17,8 @@ import {
   type FlavorLimits,
   type RunInit,
   type RunRef,
-  type StartRunOptions,
   type StepRunInfo,
+  type StepRunLayout,
   type WriteBatch,
 } from '@trackstack/core';
 import { WandbClient } from './wandb-client.js';
@@ -59,6 +59,10 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     return this.resolved;
   }
 
+  /**
+   * The HTTP client: its requests are the flavor's business, not its users'.
+   * @internal
+   */
   get client(): WandbClient {
     this.wandbClient ??= new WandbClient(this.settings);
     return this.wandbClient;
@@ -68,22 +72,26 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     if (this.config.mode === 'offline') {
       // One fsync of the .wandb file per batch; a batch's points stay journal columns until written.
       return {
-        ...DEFAULT_LIMITS,
-        maxMetricsPerBatch: 200_000,
-        maxParamsPerBatch: 10_000,
-        maxTagsPerBatch: 1_000,
-        maxEntitiesPerBatch: 200_000,
-        maxBatchBytes: 64_000_000,
+        logging: DEFAULT_LIMITS.logging,
+        request: {
+          maxMetrics: 200_000,
+          maxParams: 10_000,
+          maxTags: 1_000,
+          maxEntities: 200_000,
+          maxBytes: 64_000_000,
+        },
       };
     }
     // W&B has no per-request entity limits; a file_stream request stays well under its ~10 MiB cap.
     return {
-      ...DEFAULT_LIMITS,
-      maxMetricsPerBatch: 20_000,
-      maxParamsPerBatch: 10_000,
-      maxTagsPerBatch: 1_000,
-      maxEntitiesPerBatch: 20_000,
-      maxBatchBytes: 8_000_000,
+      logging: DEFAULT_LIMITS.logging,
+      request: {
+        maxMetrics: 20_000,
+        maxParams: 10_000,
+        maxTags: 1_000,
+        maxEntities: 20_000,
+        maxBytes: 8_000_000,
+      },
     };
   }
 
@@ -215,10 +223,10 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
   }
 
   /** A step's run name may come from its settings (`run_name`), as in ZenML's W&B settings. */
-  protected override stepRunOptions(info: StepRunInfo): StartRunOptions {
-    const options = super.stepRunOptions(info);
+  override stepRunLayout(info: StepRunInfo): StepRunLayout {
+    const layout = super.stepRunLayout(info);
     const name = info.settings?.run_name;
-    return typeof name === 'string' && name !== '' ? { ...options, name } : options;
+    return typeof name === 'string' && name !== '' ? { run: { ...layout.run, name } } : layout;
   }
 
   /** A new run directory under `<dir>/wandb/`, for `wandb sync`. */

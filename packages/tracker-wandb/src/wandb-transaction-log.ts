@@ -23,9 +23,9 @@ import { crc32 } from 'node:zlib';
 import { grownBuffer } from './wandb-protobuf.js';
 
 export const WANDB_LOG_BLOCK_SIZE = 32_768;
-export const WANDB_LOG_HEADER_SIZE = 7;
+const WANDB_LOG_HEADER_SIZE = 7;
 /** Version byte that wandb 0.30.0 writes and the only one its reader accepts. */
-export const WANDB_LOG_VERSION = 0;
+const WANDB_LOG_VERSION = 0;
 const MAGIC = 0xbee1;
 const IDENT = ':W&B';
 
@@ -48,7 +48,7 @@ export function logFileHeader(version = WANDB_LOG_VERSION): Uint8Array {
 const TYPE_CRC = [0, 1, 2, 3, 4].map((type) => crc32(Uint8Array.of(type)));
 
 /** CRC-32 of the type byte followed by the payload. */
-export function chunkChecksum(type: number, payload: Uint8Array): number {
+function chunkChecksum(type: number, payload: Uint8Array): number {
   const typeCrc = TYPE_CRC[type] ?? crc32(Uint8Array.of(type));
   // Node's crc32 hands zlib a NULL pointer for an empty array whose buffer has no memory
   // (e.g. `new Uint8Array(0).subarray(0)`), and zlib answers 0 for NULL, not the running CRC.
@@ -93,7 +93,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 /** Zero bytes that end the current block before a record can start at `offset`. */
-export function blockFill(offset: number): number {
+function blockFill(offset: number): number {
   const left = WANDB_LOG_BLOCK_SIZE - (offset % WANDB_LOG_BLOCK_SIZE);
   return left < WANDB_LOG_HEADER_SIZE ? left : 0;
 }
@@ -244,7 +244,7 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 }
 
 /** A chunk as found by `scanWandbTransactionLog`. */
-export interface WandbLogChunk {
+interface WandbLogChunk {
   offset: number;
   type: number;
   length: number;
