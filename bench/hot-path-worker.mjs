@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '@trackstack/core';
+import { createTracker, silentLogger } from '@trackstack/core';
 import { MlflowExperimentTracker } from '@trackstack/tracker-mlflow';
 import { options } from './lib.mjs';
 
@@ -16,9 +16,11 @@ const gc = globalThis.gc ?? (() => {});
 const storeDir = mkdtempSync(join(tmpdir(), 'trackstack-bench-hot-'));
 try {
   // An MLflow tracker in offline mode: MLflow's limits, the journal, no deliveries.
-  const tracker = new MlflowExperimentTracker(
-    { tracking_uri: 'http://127.0.0.1:9' },
-    { storeDir, logger: silentLogger },
+  const tracker = createTracker(
+    new MlflowExperimentTracker(
+      { tracking_uri: 'http://127.0.0.1:9' },
+      { storeDir, logger: silentLogger },
+    ),
   );
   const run = await tracker.startRun({
     experiment: 'bench-hot-path',

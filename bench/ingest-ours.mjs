@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '@trackstack/core';
+import { createTracker, silentLogger } from '@trackstack/core';
 import { MlflowExperimentTracker } from '@trackstack/tracker-mlflow';
 import { options } from './lib.mjs';
 
@@ -21,12 +21,14 @@ const {
 } = options({ url: '', points: 200_000, keys: 100, 'per-connection': -1 });
 const storeDir = mkdtempSync(join(tmpdir(), 'trackstack-bench-ingest-'));
 try {
-  const tracker = new MlflowExperimentTracker(
-    {
-      tracking_uri: url,
-      ...(perConnection >= 0 ? { requests_per_connection: perConnection } : {}),
-    },
-    { storeDir, logger: silentLogger },
+  const tracker = createTracker(
+    new MlflowExperimentTracker(
+      {
+        tracking_uri: url,
+        ...(perConnection >= 0 ? { requests_per_connection: perConnection } : {}),
+      },
+      { storeDir, logger: silentLogger },
+    ),
   );
   const run = await tracker.startRun({
     experiment: 'bench-ingest-trackstack',

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { silentLogger } from '@trackstack/core';
+import { createTracker, silentLogger } from '@trackstack/core';
 import { MlflowExperimentTracker } from '@trackstack/tracker-mlflow';
 import { options } from './lib.mjs';
 
@@ -21,9 +21,11 @@ function peakRss() {
   return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)[1]) * 1024;
 }
 
-const tracker = new MlflowExperimentTracker(
-  { tracking_uri: `http://127.0.0.1:${port}` },
-  { storeDir: store, logger: silentLogger },
+const tracker = createTracker(
+  new MlflowExperimentTracker(
+    { tracking_uri: `http://127.0.0.1:${port}` },
+    { storeDir: store, logger: silentLogger },
+  ),
 );
 const t0 = performance.now();
 const run = await tracker.startRun({

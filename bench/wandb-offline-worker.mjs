@@ -19,7 +19,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '@trackstack/core';
+import { createTracker, silentLogger } from '@trackstack/core';
 import { WandbExperimentTracker, wandbConfigSchema } from '@trackstack/tracker-wandb';
 import { options, wandbInternal } from './lib.mjs';
 import { checkWandbLog } from './wandb-log-check.mjs';
@@ -66,7 +66,9 @@ try {
       dir: wandbDir,
       project_name: 'bench-wandb-offline',
     });
-    const wandb = new WandbExperimentTracker(config, { storeDir, logger: silentLogger });
+    const wandb = createTracker(
+      new WandbExperimentTracker(config, { storeDir, logger: silentLogger }),
+    );
     const run = await wandb.startRun({ experiment: 'bench-wandb-offline', logger: silentLogger });
     await profiler?.post('Profiler.start');
     c0 = process.cpuUsage();

@@ -37,7 +37,7 @@ export function deriveSeed(seed: number, purpose: string): number {
 }
 
 /** A standard normal sample (Box-Muller). */
-export function gaussian(random: Random): number {
+function gaussian(random: Random): number {
   // 1 - u is in (0, 1], so the logarithm stays finite.
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }

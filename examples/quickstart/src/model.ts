@@ -12,7 +12,7 @@ export interface MlpArchitecture {
 }
 
 /** A fully connected layer; `weights` is row-major, one row of `inputSize` per output unit. */
-export interface DenseLayer {
+interface DenseLayer {
   inputSize: number;
   outputSize: number;
   weights: Float64Array;
@@ -158,7 +158,7 @@ export function createSgd(model: Mlp, options: SgdOptions): SgdOptimizer {
 }
 
 /** Heavy-ball momentum, as PyTorch's SGD: v = momentum * v + g; w = w - lr * v. */
-export function applyGradients(model: Mlp, optimizer: SgdOptimizer, gradients: Gradients): void {
+function applyGradients(model: Mlp, optimizer: SgdOptimizer, gradients: Gradients): void {
   model.layers.forEach((layer, layerIndex) => {
     const velocity = optimizer.velocity[layerIndex]!;
     const gradient = gradients[layerIndex]!;
@@ -176,7 +176,7 @@ export function applyGradients(model: Mlp, optimizer: SgdOptimizer, gradients: G
 }
 
 /** One optimizer step on one batch; returns the batch's loss before the step. */
-export function trainStep(model: Mlp, optimizer: SgdOptimizer, batch: readonly Example[]): number {
+function trainStep(model: Mlp, optimizer: SgdOptimizer, batch: readonly Example[]): number {
   const { loss, gradients } = lossAndGradients(model, batch);
   applyGradients(model, optimizer, gradients);
   return loss;
@@ -225,7 +225,7 @@ export function evaluate(model: Mlp, examples: readonly Example[]): Evaluation {
 const positiveInteger = z.number().int().positive();
 
 /** What `model.json` holds: enough to rebuild the model without this code's internals. */
-export const SerializedMlpSchema = z.object({
+const SerializedMlpSchema = z.object({
   format: z.literal('trackstack-quickstart-mlp'),
   version: z.literal(1),
   architecture: z.object({

@@ -4,6 +4,7 @@
  * outside the monorepo (no workspace links), typechecked with tsc, and run.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,31 +15,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const root = resolve(import.meta.dirname, '../../..');
 const pnpm = join(root, 'node_modules/.bin/pnpm');
 let work: string;
-let tarballs: { core: string; mlflow: string };
+/** The packed tarball of each package, by its directory name under packages/. */
+const tarballs: Record<string, string> = {};
+const PACKED = ['core', 'cli', 'tracker-mlflow', 'tracker-wandb', 'tracker-template'] as const;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'trackstack-consumer-'));
   const packs = join(work, 'packs');
   await mkdir(packs);
-  for (const name of ['core', 'tracker-mlflow']) {
+  for (const name of PACKED) {
     execFileSync(pnpm, ['pack', '--pack-destination', packs], {
       cwd: join(root, 'packages', name),
       stdio: 'pipe',
     });
   }
   const files = await readdir(packs);
-  tarballs = {
-    core: join(packs, files.find((f) => f.startsWith('trackstack-core-'))!),
-    mlflow: join(packs, files.find((f) => f.startsWith('trackstack-tracker-mlflow-'))!),
-  };
+  for (const name of PACKED) {
+    const file = files.find((f) => f.startsWith(`trackstack-${name}-`));
+    if (file === undefined) throw new Error(`no tarball of ${name} in ${files.join(', ')}`);
+    tarballs[name] = join(packs, file);
+  }
 });
 
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** A fresh npm project with these tarballs (and typescript) installed. */
-async function project(name: string, packages: string[]): Promise<string> {
+/** A fresh npm project with these tarballs (and typescript, and @types/node unless `bare`) installed. */
+async function project(name: string, packages: string[], bare = false): Promise<string> {
   const dir = join(work, name);
   await mkdir(dir);
   await writeFile(
@@ -57,7 +61,7 @@ async function project(name: string, packages: string[]): Promise<string> {
       '--loglevel=http',
       ...packages,
       'typescript@5.9',
-      '@types/node@20',
+      ...(bare ? [] : ['@types/node@20']),
     ],
     { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 },
   );
@@ -76,8 +80,11 @@ async function project(name: string, packages: string[]): Promise<string> {
         moduleResolution: 'NodeNext',
         strict: true,
         outDir: 'out',
-        lib: ['ES2022', 'ESNext.Disposable'],
-        types: ['node'],
+        // A bare project: only TypeScript's own ES2022 library, no @types/node, and every
+        // .d.ts checked (skipLibCheck off).
+        ...(bare
+          ? { lib: ['ES2022'], types: [], skipLibCheck: false }
+          : { lib: ['ES2022', 'ESNext.Disposable'], types: ['node'] }),
       },
       include: ['main.ts'],
     }),
@@ -103,8 +110,8 @@ function compile(dir: string): void {
 }
 
 describe('installed from tarballs with npm', () => {
-  it('core alone: logs to the local default, reads it back, typechecks, and runs its CLI', async () => {
-    const dir = await project('core-alone', [tarballs.core, 'zod@4']);
+  it('core alone: logs to the local default, reads it back and typechecks; it installs no CLI', async () => {
+    const dir = await project('core-alone', [tarballs.core!, 'zod@4']);
     await writeFile(
       join(dir, 'main.ts'),
       `import { getTracker, LocalRuns, VERSION } from '@trackstack/core';
@@ -115,7 +122,7 @@ for (let step = 0; step < 3; step++) run.logMetric('loss', 1 / (step + 1), { ste
 const report = await run.end();
 const snapshot = await new LocalRuns().get(run.uid);
 const loss: number = snapshot.metrics.loss ?? Number.NaN;
-console.log(JSON.stringify({ version: VERSION, status: report.status, loss, flavor: tracker.flavor.name }));
+console.log(JSON.stringify({ version: VERSION, status: report.status, loss, flavor: tracker.flavor?.name }));
 `,
     );
     compile(dir);
@@ -125,12 +132,81 @@ console.log(JSON.stringify({ version: VERSION, status: report.status, loss, flav
       await readFile(join(root, 'packages/core/package.json'), 'utf8'),
     ) as { version: string };
     expect(out).toEqual({ version, status: 'FINISHED', loss: 1 / 3, flavor: 'local' });
-    const cli = spawnSync(join(dir, 'node_modules/.bin/trackstack'), ['runs', 'list', '--json'], {
-      cwd: dir,
-      encoding: 'utf8',
-      env: { ...process.env, TRACKSTACK_HOME: join(dir, '.store') },
-    });
-    expect(JSON.parse(cli.stdout)).toHaveLength(1);
+    // A training script that only logs installs none of the CLI's packages.
+    expect(existsSync(join(dir, 'node_modules/.bin/trackstack'))).toBe(false);
+    for (const cliOnly of [
+      'commander',
+      'cli-table3',
+      'asciichart',
+      'cli-progress',
+      '@inquirer/password',
+    ]) {
+      expect(existsSync(join(dir, 'node_modules', cliOnly)), cliOnly).toBe(false);
+    }
+  });
+
+  it('core + cli: `trackstack` runs a program in a run and lists it', async () => {
+    const dir = await project('with-cli', [tarballs.core!, tarballs.cli!, 'zod@4']);
+    await writeFile(join(dir, 'main.ts'), 'export {};\n');
+    const env = { ...process.env, TRACKSTACK_HOME: join(dir, '.store') };
+    const bin = join(dir, 'node_modules/.bin/trackstack');
+    const version = spawnSync(bin, ['--version'], { cwd: dir, encoding: 'utf8', env });
+    expect(version.stdout.trim()).toBe(
+      JSON.parse(await readFile(join(root, 'packages/cli/package.json'), 'utf8')).version,
+    );
+    const wrapped = spawnSync(
+      bin,
+      ['run', '--name', 'wrapped', '--', process.execPath, '-e', 'console.log(42)'],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        env,
+      },
+    );
+    expect(wrapped.status, wrapped.stderr).toBe(0);
+    expect(wrapped.stdout).toContain('42');
+    const listed = spawnSync(bin, ['runs', 'list', '--json'], { cwd: dir, encoding: 'utf8', env });
+    expect(JSON.parse(listed.stdout).map((r: { name: string }) => r.name)).toEqual(['wrapped']);
+  });
+
+  it('types: every published entry point typechecks with TypeScript alone (no @types/node)', async () => {
+    const dir = await project(
+      'bare-types',
+      [
+        tarballs.core!,
+        tarballs['tracker-mlflow']!,
+        tarballs['tracker-wandb']!,
+        tarballs['tracker-template']!,
+        'zod@4',
+      ],
+      true,
+    );
+    expect(existsSync(join(dir, 'node_modules/@types/node'))).toBe(false);
+    await writeFile(
+      join(dir, 'main.ts'),
+      `import { type Run, createTracker, getTracker, type Tracker, BaseExperimentTracker, defineFlavor } from '@trackstack/core';
+import { defineBackendError, parseEndpoint } from '@trackstack/core/flavor';
+import { Store, readRunMeta } from '@trackstack/core/store';
+import { MlflowExperimentTracker, MlflowError } from '@trackstack/tracker-mlflow';
+import { WandbExperimentTracker, WandbError } from '@trackstack/tracker-wandb';
+import { TemplateExperimentTracker, TemplateError, TemplateServer } from '@trackstack/tracker-template';
+export async function use(): Promise<[Run, Tracker]> {
+  const tracker = await getTracker();
+  const run = await tracker.startRun({ experiment: 'types' });
+  run.logMetric('loss', 1, { step: 0 });
+  const mlflow = createTracker(new MlflowExperimentTracker({ tracking_uri: 'http://127.0.0.1:5000', nested: false, tags: {}, request_timeout_s: 30 }));
+  void [WandbExperimentTracker, TemplateExperimentTracker, TemplateServer, MlflowError, WandbError, TemplateError];
+  void [BaseExperimentTracker, defineFlavor, defineBackendError, parseEndpoint, Store, readRunMeta];
+  return [run, mlflow];
+}
+`,
+    );
+    // zod's own .d.ts names `URL` (a DOM or @types/node global): its errors are zod's, not ours.
+    const result = spawnSync(join(dir, 'node_modules/.bin/tsc'), ['-p', dir], { encoding: 'utf8' });
+    const errors = `${result.stdout}${result.stderr}`
+      .split('\n')
+      .filter((line) => /error TS/.test(line) && !/node_modules\/zod\//.test(line));
+    expect(errors).toEqual([]);
   });
 
   describe('core + tracker-mlflow', () => {
@@ -143,19 +219,23 @@ console.log(JSON.stringify({ version: VERSION, status: report.status, loss, flav
     });
 
     it('logs to a real MLflow server through the installed flavor, found by the registry', async () => {
-      const dir = await project('with-mlflow', [tarballs.core, tarballs.mlflow, 'zod@4']);
+      const dir = await project('with-mlflow', [
+        tarballs.core!,
+        tarballs['tracker-mlflow']!,
+        'zod@4',
+      ]);
       await writeFile(
         join(dir, 'main.ts'),
-        `import { FlavorRegistry, getTracker } from '@trackstack/core';
+        `import { createTracker, FlavorRegistry, getTracker } from '@trackstack/core';
 import { MlflowExperimentTracker, type MlflowConfig } from '@trackstack/tracker-mlflow';
 const registry = await FlavorRegistry.load(process.env.TRACKSTACK_HOME!);
 const found = registry.get('mlflow').implementation === MlflowExperimentTracker;
 const config: MlflowConfig = { tracking_uri: process.env.URL!, nested: false, tags: {}, request_timeout_s: 30 };
-const tracker = new MlflowExperimentTracker(config);
+const tracker = createTracker(new MlflowExperimentTracker(config));
 const run = await tracker.startRun({ experiment: 'consumer' });
 run.logMetric('m', 1);
 const report = await run.end();
-console.log(JSON.stringify({ found, pending: report.pendingEvents, runId: report.destinations[0]?.runId, default: (await getTracker()).flavor.name }));
+console.log(JSON.stringify({ found, pending: report.pendingEvents, runId: report.destinations[0]?.runId, default: (await getTracker()).flavor?.name }));
 `,
       );
       compile(dir);

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import {
   type BackendError,
+  createTracker,
   defineFlavor,
   getTracker,
   LocalExperimentTracker,
@@ -561,9 +562,8 @@ describe('bad input to the run API', () => {
 
   beforeAll(async () => {
     files = fixtureFiles();
-    const tracker = new LocalExperimentTracker(
-      {},
-      { storeDir: join(work, 'api-store'), logger: silentLogger },
+    const tracker = createTracker(
+      new LocalExperimentTracker({}, { storeDir: join(work, 'api-store'), logger: silentLogger }),
     );
     run = await tracker.startRun({
       experiment: 'bad-input',
@@ -607,9 +607,8 @@ describe('bad input to the run API', () => {
   });
 
   it('refuses logging after end() and keeps the ended run as it was', async () => {
-    const tracker = new LocalExperimentTracker(
-      {},
-      { storeDir: join(work, 'api-store'), logger: silentLogger },
+    const tracker = createTracker(
+      new LocalExperimentTracker({}, { storeDir: join(work, 'api-store'), logger: silentLogger }),
     );
     const ended = await tracker.startRun({ logger: silentLogger });
     ended.logMetric('kept', 1);
@@ -623,12 +622,14 @@ describe('bad input to the run API', () => {
 
   it('refuses bad run ids, existing ids, bad start tags and params, before touching the store', async () => {
     const store = join(work, 'api-store');
-    const tracker = new LocalExperimentTracker({}, { storeDir: store, logger: silentLogger });
+    const tracker = createTracker(
+      new LocalExperimentTracker({}, { storeDir: store, logger: silentLogger }),
+    );
     await expectError(() => tracker.startRun({ id: '../escape' }), {
-      code: 'RUN_NOT_FOUND',
+      code: 'INVALID_RUN_ID',
       message: /not a valid run id/,
     });
-    await expectError(() => tracker.startRun({ id: 'bad id!' }), { code: 'RUN_NOT_FOUND' });
+    await expectError(() => tracker.startRun({ id: 'bad id!' }), { code: 'INVALID_RUN_ID' });
     const first = await tracker.startRun({ id: 'fixed-id-1', logger: silentLogger });
     await first.end();
     await expectError(() => tracker.startRun({ id: 'fixed-id-1' }), { code: 'RUN_EXISTS' });
@@ -933,7 +934,9 @@ describe('bad input to the CLI', () => {
   beforeAll(async () => {
     mkdirSync(store(), { recursive: true, mode: 0o700 });
     // A run accepted before any bad command: it must still be readable after all of them.
-    const tracker = new LocalExperimentTracker({}, { storeDir: store(), logger: silentLogger });
+    const tracker = createTracker(
+      new LocalExperimentTracker({}, { storeDir: store(), logger: silentLogger }),
+    );
     const run = await tracker.startRun({ experiment: 'cli', name: 'good', logger: silentLogger });
     for (let step = 0; step < 50; step++) run.logMetric('loss', 1 / (step + 1), { step });
     run.logParams({ lr: 0.5 });
@@ -977,7 +980,9 @@ describe('bad input to the CLI', () => {
 
   it('names a corrupt run.json, and every other run stays readable', async () => {
     const env = { TRACKSTACK_HOME: store() };
-    const tracker = new LocalExperimentTracker({}, { storeDir: store(), logger: silentLogger });
+    const tracker = createTracker(
+      new LocalExperimentTracker({}, { storeDir: store(), logger: silentLogger }),
+    );
     const broken = await tracker.startRun({
       experiment: 'cli',
       name: 'broken',
@@ -1099,8 +1104,9 @@ describe('TLS and credentials against real peers', () => {
   });
 
   it('refuses a self-signed server by default with a typed, final error and a hint', async () => {
+    // No answer came (the handshake failed): unreachable, and final.
     const error = await expectError(() => verifyMlflow({ tracking_uri: tls.url }), {
-      code: 'BACKEND_REJECTED',
+      code: 'BACKEND_UNREACHABLE',
       message: /TLS certificate was not accepted/,
     });
     expect((error as BackendError).retryable).toBe(false);
@@ -1110,7 +1116,7 @@ describe('TLS and credentials against real peers', () => {
   it('refuses it when the CA given is another one', async () => {
     const error = await expectError(
       () => verifyMlflow({ tracking_uri: tls.url, tracking_server_cert_path: tls.otherCertPath }),
-      { code: 'BACKEND_REJECTED', message: /TLS certificate was not accepted/ },
+      { code: 'BACKEND_UNREACHABLE', message: /TLS certificate was not accepted/ },
     );
     expect((error as BackendError).retryable).toBe(false);
   });
@@ -1137,13 +1143,15 @@ describe('TLS and credentials against real peers', () => {
     );
     expect(error).toMatchObject({ statusCode: 401, retryable: false });
     expect(`${error.message} ${error.hint}`).toMatch(/credentials/);
-    const tracker = new MlflowExperimentTracker(
-      parseConfig(mlflowFlavor, {
-        tracking_uri: auth.url,
-        tracking_username: 'admin',
-        tracking_password: wrong,
-      }),
-      { storeDir: join(work, 'cfg-store'), logger: silentLogger },
+    const tracker = createTracker(
+      new MlflowExperimentTracker(
+        parseConfig(mlflowFlavor, {
+          tracking_uri: auth.url,
+          tracking_username: 'admin',
+          tracking_password: wrong,
+        }),
+        { storeDir: join(work, 'cfg-store'), logger: silentLogger },
+      ),
     );
     const run = await tracker.startRun({
       experiment: 'wrong-creds',

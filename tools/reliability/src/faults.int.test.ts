@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackendError, type FlavorLimits, silentLogger } from '@trackstack/core';
+import { BackendError, createTracker, type FlavorLimits, silentLogger } from '@trackstack/core';
 import {
   type Fault,
   type FaultLogEntry,
@@ -44,7 +44,8 @@ afterAll(async () => {
 /** The MLflow flavor with small batches, so that thousands of points make hundreds of requests. */
 class SmallBatches extends MlflowExperimentTracker {
   override get limits(): FlavorLimits {
-    return { ...super.limits, maxMetricsPerBatch: 50, maxParamsPerBatch: 20, maxTagsPerBatch: 20 };
+    const { logging, request } = super.limits;
+    return { logging, request: { ...request, maxMetrics: 50, maxParams: 20, maxTags: 20 } };
   }
 }
 
@@ -79,9 +80,11 @@ describe('MLflow behind a fault proxy', () => {
       for (const fault of ['truncate', 'reset', 'stall', { status: 503 }] as Fault[])
         proxy.failNext(/mlflow-artifacts/, fault);
       proxy.randomFaults({ rate: 0.2, seed: 20_240_601, kinds: FAULTS });
-      const tracker = new SmallBatches(
-        { nested: false, tags: {}, request_timeout_s: 1, tracking_uri: proxy.url },
-        { storeDir: join(work, 'store'), logger },
+      const tracker = createTracker(
+        new SmallBatches(
+          { nested: false, tags: {}, request_timeout_s: 1, tracking_uri: proxy.url },
+          { storeDir: join(work, 'store'), logger },
+        ),
       );
       const started = Date.now();
       const run = await tracker.startRun({
@@ -198,9 +201,11 @@ describe('MLflow behind a fault proxy', () => {
   it('reports non-retryable 4xx as typed errors from flush() and end(), and delivers the rest', async () => {
     const proxy = await startFaultProxy(server.url);
     try {
-      const tracker = new MlflowExperimentTracker(
-        { nested: false, tags: {}, request_timeout_s: 5, tracking_uri: proxy.url },
-        { storeDir: join(work, 'store'), logger: silentLogger },
+      const tracker = createTracker(
+        new MlflowExperimentTracker(
+          { nested: false, tags: {}, request_timeout_s: 5, tracking_uri: proxy.url },
+          { storeDir: join(work, 'store'), logger: silentLogger },
+        ),
       );
       const run = await tracker.startRun({
         experiment: 'refusals',
@@ -297,9 +302,11 @@ describe('MLflow behind a fault proxy', () => {
   it("retries MLflow's 400 for a timed-out database pool (its SQL store under load) instead of dropping the batch", async () => {
     const proxy = await startFaultProxy(server.url);
     try {
-      const tracker = new MlflowExperimentTracker(
-        { nested: false, tags: {}, request_timeout_s: 5, tracking_uri: proxy.url },
-        { storeDir: join(work, 'store'), logger: silentLogger },
+      const tracker = createTracker(
+        new MlflowExperimentTracker(
+          { nested: false, tags: {}, request_timeout_s: 5, tracking_uri: proxy.url },
+          { storeDir: join(work, 'store'), logger: silentLogger },
+        ),
       );
       const run = await tracker.startRun({
         experiment: 'pool-timeout',

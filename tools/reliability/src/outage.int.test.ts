@@ -14,8 +14,8 @@ import { statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Run } from '@trackstack/core';
-import { silentLogger } from '@trackstack/core';
+import { createTracker, type Run, silentLogger, type Tracker } from '@trackstack/core';
+import { journalNow } from '@trackstack/core/testing';
 import {
   MlflowOracle,
   type MlflowServer,
@@ -28,6 +28,7 @@ import { accepting, stopListener } from './support/processes.js';
 import {
   CallTimer,
   caughtUp,
+  firstAck,
   MAX_CALL_MS,
   OUTAGE_AFTER_S,
   OUTAGE_BEFORE_S,
@@ -59,10 +60,12 @@ afterAll(async () => {
   if (storeDir !== undefined) await rm(storeDir, { recursive: true, force: true });
 });
 
-function tracker(logger = silentLogger, uri = server.url): MlflowExperimentTracker {
-  return new MlflowExperimentTracker(
-    { nested: false, tags: {}, request_timeout_s: 10, tracking_uri: uri },
-    { storeDir, logger },
+function tracker(logger = silentLogger, uri = server.url): Tracker {
+  return createTracker(
+    new MlflowExperimentTracker(
+      { nested: false, tags: {}, request_timeout_s: 10, tracking_uri: uri },
+      { storeDir, logger },
+    ),
   );
 }
 
@@ -70,10 +73,9 @@ describe('MLflow outage', () => {
   it(`never blocks or throws while the server is down for ${OUTAGE_S} s, and delivers every point exactly once`, async () => {
     const logger = recordingLogger();
     const mlflow = tracker(logger);
-    // The default policy caps the wait between retries at 60 s, so recovery could take up to
-    // a minute after the server is back; 5 s is what a job that cares about recovery sets.
-    const retry = { maxDelayMs: 5_000 };
-    const run = await mlflow.startRun({ experiment: 'outage', name: 'steady', retry });
+    // Core's default settings: delivery resumes when the backend answers a probe (at most a
+    // second apart), not when a retry's backoff (up to 60 s) runs out.
+    const run = await mlflow.startRun({ experiment: 'outage', name: 'steady' });
     const runRef = await run.backendRef('mlflow');
     expect(runRef?.runId).toBeDefined();
     run.logParams({ lr: 0.01, optimizer: { name: 'adam', beta1: 0.9 }, layers: [64, 32] });
@@ -134,7 +136,6 @@ describe('MLflow outage', () => {
       experiment: 'outage',
       name: 'started-during-outage',
       startTimeoutMs,
-      retry,
     });
     const run2StartMs = performance.now() - startedAt;
     const run2Uid = run2.uid;
@@ -149,8 +150,10 @@ describe('MLflow outage', () => {
     const reread = await oracle.run(runRef!.runId);
     expect(reread.run_name).toBe('steady');
 
-    // Time to recover: until every record journaled before the restart is acknowledged.
-    run.flushToJournal();
+    // Time to recover: to the first acknowledged request, and until every record journaled
+    // before the restart is acknowledged.
+    journalNow(run);
+    const firstAckAt = await firstAck(run.dir, 'mlflow', 60_000);
     const recoveredAt = await caughtUp(run.dir, 'mlflow', 60_000);
 
     await sleep(Math.max(0, AFTER_S * 1000 - (Date.now() - upAt)));
@@ -161,8 +164,9 @@ describe('MLflow outage', () => {
 
     const endStarted = Date.now();
     const [report, report2] = await Promise.all([
-      run.end('FINISHED', { timeoutMs: 120_000 }),
-      run2.end('FINISHED', { timeoutMs: 120_000 }),
+      // end()'s default wait (30 s): the run must be whole and finished without a sync.
+      run.end('FINISHED'),
+      run2.end('FINISHED'),
     ]);
     const endMs = Date.now() - endStarted;
 
@@ -175,6 +179,8 @@ describe('MLflow outage', () => {
       latencyMs: timer.latencyMs(),
       points: { loss, a: ab, b: ab, during },
       restartSeconds: round((upAt - restartAt) / 1000, 1),
+      firstAckSecondsAfterRestart:
+        firstAckAt === undefined ? null : round((firstAckAt - upAt) / 1000, 2),
       recoverSecondsAfterRestart:
         recoveredAt === undefined ? null : round((recoveredAt - upAt) / 1000, 2),
       endSeconds: round(endMs / 1000, 2),
@@ -193,6 +199,13 @@ describe('MLflow outage', () => {
     // Said once, not once per retry.
     expect(logger2.lines.filter((l) => /cannot reach the backend/.test(l))).toHaveLength(1);
     expect(recoveredAt, 'delivery caught up within 60 s of the restart').toBeDefined();
+    // Delivery resumes when the backend answers a probe (at most about a second apart), not
+    // when a backoff that grew during the outage (up to 60 s) runs out.
+    expect(firstAckAt, 'a request acknowledged after the backend came back').toBeDefined();
+    expect(
+      firstAckAt! - upAt,
+      'first acknowledged request after the backend came back',
+    ).toBeLessThan(5_000);
 
     // end() delivered everything.
     expect(report.pendingEvents).toBe(0);
@@ -243,10 +256,7 @@ describe('MLflow outage', () => {
     // its read-ahead full, and the logging loop keeps going.
     const proxy = await startFaultProxy(server.url);
     proxy.failNext(/log-batch/, { status: 503, body: 'down for maintenance' }, 1_000_000_000);
-    const run = await tracker(silentLogger, proxy.url).startRun({
-      experiment: 'memory',
-      retry: { initialDelayMs: 50, maxDelayMs: 200 },
-    });
+    const run = await tracker(silentLogger, proxy.url).startRun({ experiment: 'memory' });
     expect((await run.backendRef('mlflow'))?.runId).toBeDefined();
     gc?.();
     const before = process.memoryUsage();

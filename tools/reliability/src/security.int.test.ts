@@ -25,6 +25,7 @@ import { join, relative, resolve } from 'node:path';
 import { inspect } from 'node:util';
 import {
   BackendError,
+  createTracker,
   getTracker,
   parseConfig,
   silentLogger,
@@ -267,9 +268,11 @@ describe('a planted secret', () => {
     const logger = recordingLogger();
     const base = { nested: false, tags: {}, request_timeout_s: 5 };
     const storeDir = join(project, 'api-store');
-    const token = new MlflowExperimentTracker(
-      { ...base, tracking_uri: proxy.url, tracking_token: SECRET },
-      { storeDir, logger },
+    const token = createTracker(
+      new MlflowExperimentTracker(
+        { ...base, tracking_uri: proxy.url, tracking_token: SECRET },
+        { storeDir, logger },
+      ),
     );
     const error = await token.validateConnection().catch((e: unknown) => e);
     expect(BackendError.isInstance(error) && error.statusCode).toBe(401);
@@ -282,14 +285,16 @@ describe('a planted secret', () => {
     await run.flush().catch((e: unknown) => keepError('flush() after end', e));
 
     const closed = await freePort();
-    const unreachable = new MlflowExperimentTracker(
-      {
-        ...base,
-        tracking_uri: `http://127.0.0.1:${closed}`,
-        tracking_username: 'admin',
-        tracking_password: SECRET,
-      },
-      { storeDir, logger },
+    const unreachable = createTracker(
+      new MlflowExperimentTracker(
+        {
+          ...base,
+          tracking_uri: `http://127.0.0.1:${closed}`,
+          tracking_username: 'admin',
+          tracking_password: SECRET,
+        },
+        { storeDir, logger },
+      ),
     );
     keepError('unreachable', await unreachable.validateConnection().catch((e: unknown) => e));
     const run2 = await unreachable.startRun({ experiment: 'api', logger, startTimeoutMs: 500 });
@@ -298,12 +303,14 @@ describe('a planted secret', () => {
     keep('unreachable report', JSON.stringify(report2));
     expect(report2.hint).toContain('trackstack sync');
 
-    const untrusted = new MlflowExperimentTracker(
-      { ...base, tracking_uri: tls.url, tracking_token: SECRET },
-      { storeDir, logger },
+    const untrusted = createTracker(
+      new MlflowExperimentTracker(
+        { ...base, tracking_uri: tls.url, tracking_token: SECRET },
+        { storeDir, logger },
+      ),
     );
     const tlsError = await untrusted.validateConnection().catch((e: unknown) => e);
-    expect(tlsError).toMatchObject({ code: 'BACKEND_REJECTED', retryable: false });
+    expect(tlsError).toMatchObject({ code: 'BACKEND_UNREACHABLE', retryable: false });
     keepError('tls', tlsError);
     // The token never reached a server whose certificate was refused.
     expect(tls.authorizations).toEqual([]);
@@ -350,7 +357,7 @@ describe('a planted secret', () => {
     const refused = await build({})
       .validateConnection()
       .catch((e: unknown) => e);
-    expect(refused).toMatchObject({ code: 'BACKEND_REJECTED', retryable: false });
+    expect(refused).toMatchObject({ code: 'BACKEND_UNREACHABLE', retryable: false });
     expect((refused as Error).message).toMatch(/DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED/);
     keepError('tls default', refused);
     expect(tls.authorizations).toEqual([]);
@@ -363,11 +370,14 @@ describe('a planted secret', () => {
     // Over TLS the token is sent (only once the server was accepted).
     expect(tls.authorizations).toEqual([`Bearer ${SECRET}`, `Bearer ${SECRET}`]);
     // A run against the refused server stops at once (not retried forever) and says why.
-    const run = await build({}).startRun({ logger: silentLogger, startTimeoutMs: 5_000 });
+    const run = await createTracker(build({})).startRun({
+      logger: silentLogger,
+      startTimeoutMs: 5_000,
+    });
     run.logMetric('m', 1);
     const report = await run.end('FINISHED', { timeoutMs: 1_000 });
     expect(report.destinations[0]?.errors[0]).toMatchObject({
-      code: 'BACKEND_REJECTED',
+      code: 'BACKEND_UNREACHABLE',
       retryable: false,
     });
     for (const e of report.destinations[0]?.errors ?? []) keepError('tls run', e);

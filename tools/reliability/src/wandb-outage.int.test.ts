@@ -14,8 +14,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Run } from '@trackstack/core';
-import { silentLogger } from '@trackstack/core';
+import { createTracker, type Run, silentLogger, type Tracker } from '@trackstack/core';
+import { journalNow } from '@trackstack/core/testing';
 import {
   type FaultProxy,
   startFaultProxy,
@@ -29,6 +29,7 @@ import { accepting } from './support/processes.js';
 import {
   CallTimer,
   caughtUp,
+  firstAck,
   MAX_CALL_MS,
   OUTAGE_AFTER_S,
   OUTAGE_BEFORE_S,
@@ -62,7 +63,7 @@ afterAll(async () => {
   if (storeDir !== undefined) await rm(storeDir, { recursive: true, force: true });
 });
 
-function tracker(logger = silentLogger): WandbExperimentTracker {
+function tracker(logger = silentLogger): Tracker {
   const config = WandbExperimentTracker.FLAVOR.configSchema.parse({
     api_key: server.apiKey,
     base_url: proxy.url,
@@ -70,7 +71,7 @@ function tracker(logger = silentLogger): WandbExperimentTracker {
     file_stream_interval_s: PACE_S,
     request_timeout_s: 10,
   });
-  return new WandbExperimentTracker(config, { storeDir, logger });
+  return createTracker(new WandbExperimentTracker(config, { storeDir, logger }));
 }
 
 /** The run's history rows by `_step`, and how many rows carried each step. */
@@ -89,8 +90,9 @@ describe('W&B outage', () => {
   it(`never blocks or throws while W&B is unreachable for ${OUTAGE_S} s, and delivers every row exactly once`, async () => {
     const logger = recordingLogger();
     const wandb = tracker(logger);
-    const retry = { maxDelayMs: 5_000 };
-    const run = await wandb.startRun({ experiment: 'outage', name: 'steady', retry });
+    // Core's default settings: delivery resumes when the backend answers a probe (at most a
+    // second apart), not when a retry's backoff (up to 60 s) runs out.
+    const run = await wandb.startRun({ experiment: 'outage', name: 'steady' });
     expect((await run.backendRef('wandb'))?.runId).toBe(run.uid);
     run.logParams({ lr: 0.01, optimizer: { name: 'adam', beta1: 0.9 }, layers: [64, 32] });
     run.setTags({ phase: 'before' });
@@ -139,7 +141,6 @@ describe('W&B outage', () => {
       experiment: 'outage',
       name: 'started-during-outage',
       startTimeoutMs,
-      retry,
     });
     const run2StartMs = performance.now() - startedAt;
 
@@ -149,8 +150,10 @@ describe('W&B outage', () => {
     proxy = await startFaultProxy(server.url, { port });
     const upAt = Date.now();
 
-    // Time to recover: until every record journaled before W&B came back is acknowledged.
-    run.flushToJournal();
+    // Time to recover: to the first acknowledged request, and until every record journaled
+    // before W&B came back is acknowledged.
+    journalNow(run);
+    const firstAckAt = await firstAck(run.dir, 'wandb', 60_000);
     const recoveredAt = await caughtUp(run.dir, 'wandb', 60_000);
 
     await sleep(Math.max(0, AFTER_S * 1000 - (Date.now() - upAt)));
@@ -159,8 +162,9 @@ describe('W&B outage', () => {
     const loggedFor = Date.now() - t0;
     const endStarted = Date.now();
     const [report, report2] = await Promise.all([
-      run.end('FINISHED', { timeoutMs: 120_000 }),
-      run2.end('FINISHED', { timeoutMs: 120_000 }),
+      // end()'s default wait (30 s): the run must be whole and finished without a sync.
+      run.end('FINISHED'),
+      run2.end('FINISHED'),
     ]);
     const endMs = Date.now() - endStarted;
 
@@ -174,6 +178,8 @@ describe('W&B outage', () => {
       latencyMs: timer.latencyMs(),
       rows: { steady: steps, during },
       requestsReachingServerDuringOutage: requestsDuring,
+      firstAckSecondsAfterRestart:
+        firstAckAt === undefined ? null : round((firstAckAt - upAt) / 1000, 2),
       recoverSecondsAfterRestart:
         recoveredAt === undefined ? null : round((recoveredAt - upAt) / 1000, 2),
       endSeconds: round(endMs / 1000, 2),
@@ -191,6 +197,13 @@ describe('W&B outage', () => {
     expect(run2StartMs).toBeLessThan(startTimeoutMs + 1_000);
     expect(logger2.lines.filter((l) => /cannot reach the backend/.test(l))).toHaveLength(1);
     expect(recoveredAt, 'delivery caught up within 60 s of W&B coming back').toBeDefined();
+    // Delivery resumes when the backend answers a probe (at most about a second apart), not
+    // when a backoff that grew during the outage (up to 60 s) runs out.
+    expect(firstAckAt, 'a request acknowledged after the backend came back').toBeDefined();
+    expect(
+      firstAckAt! - upAt,
+      'first acknowledged request after the backend came back',
+    ).toBeLessThan(5_000);
 
     // end() delivered everything.
     for (const r of [report, report2]) {

@@ -27,7 +27,7 @@ function listeningInodes(port: number): Set<string> {
 }
 
 /** Pids holding a listening socket on `port`. */
-export function listenerPids(port: number): number[] {
+function listenerPids(port: number): number[] {
   const inodes = listeningInodes(port);
   if (inodes.size === 0) return [];
   const pids: number[] = [];

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from '@trackstack/core';
 
 export const ROOT = resolve(import.meta.dirname, '../../../..');
-export const CLI = join(ROOT, 'packages/core/dist/cli.js');
+const CLI = join(ROOT, 'packages/cli/dist/cli.js');
 export const PACKAGE_DIR = resolve(import.meta.dirname, '../..');
 export const FIXTURES = resolve(import.meta.dirname, '../fixtures');
 
@@ -129,7 +129,7 @@ function copy(base64: string, bytes: number): ArrayBuffer {
 }
 
 /** The highest `q` a destination's cursor files say was delivered, per segment. */
-export function cursorOf(runDir: string, destination: string): Record<string, number> {
+function cursorOf(runDir: string, destination: string): Record<string, number> {
   const dir = join(runDir, 'delivery', destination);
   const out: Record<string, number> = {};
   let names: string[];
@@ -152,7 +152,7 @@ export function cursorOf(runDir: string, destination: string): Record<string, nu
 }
 
 /** The last `q` in each journal segment of a run. */
-export function journalHeads(runDir: string): Record<string, number> {
+function journalHeads(runDir: string): Record<string, number> {
   const dir = join(runDir, 'journal');
   const out: Record<string, number> = {};
   for (const name of readdirSync(dir)) {
@@ -168,7 +168,7 @@ export function journalHeads(runDir: string): Record<string, number> {
   return out;
 }
 
-export function percentile(sorted: Float64Array | number[], p: number): number {
+function percentile(sorted: Float64Array | number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
   return sorted[Math.max(0, index)]!;
@@ -251,6 +251,26 @@ export async function caughtUp(
       return Date.now();
     }
     await sleep(100);
+  }
+  return undefined;
+}
+
+/**
+ * Waits (up to `timeoutMs`) until `destination` acknowledged anything beyond what its cursors
+ * held when called: when the first request after an outage was acknowledged (`Date.now()`).
+ */
+export async function firstAck(
+  runDir: string,
+  destination: string,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const before = cursorOf(runDir, destination);
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    const cursor = cursorOf(runDir, destination);
+    if (Object.entries(cursor).some(([segment, q]) => q > (before[segment] ?? 0)))
+      return Date.now();
+    await sleep(20);
   }
   return undefined;
 }
