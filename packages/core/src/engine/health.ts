@@ -15,6 +15,7 @@
  */
 import type { BackendError } from '../contract/errors.js';
 import { type RetryPolicy, retryDelay } from '../contract/retry.js';
+import { Alarm } from './alarm.js';
 
 /** Statuses of a gateway or server saying the backend behind it cannot serve anyone now. */
 const UNAVAILABLE_STATUS = new Set([502, 503, 504]);
@@ -42,8 +43,7 @@ export class DestinationHealth {
   private pausedUntil = 0;
   /** While down: the next probe goes at this time. */
   private probeAt = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = 0;
+  private readonly alarm = new Alarm(() => this.notify());
   private readonly listeners = new Set<() => void>();
 
   constructor(options: HealthOptions) {
@@ -83,13 +83,13 @@ export class DestinationHealth {
    */
   admit(now = Date.now()): Admission {
     if (now < this.pausedUntil) {
-      this.wakeAt(this.pausedUntil);
+      this.alarm.set(this.pausedUntil);
       return 'wait';
     }
     if (!this.down) return 'go';
     if (this.probing) return 'wait';
     if (now < this.probeAt) {
-      this.wakeAt(this.probeAt);
+      this.alarm.set(this.probeAt);
       return 'wait';
     }
     return 'probe';
@@ -156,23 +156,8 @@ export class DestinationHealth {
 
   /** Stops its timer (the delivery is over). */
   close(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.alarm.clear();
     this.listeners.clear();
-  }
-
-  private wakeAt(at: number): void {
-    if (this.timer !== undefined && this.timerAt <= at) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.notify();
-      },
-      Math.max(0, at - Date.now()),
-    );
-    this.timer.unref();
   }
 
   private notify(): void {

@@ -15,6 +15,7 @@
  */
 import { type BackendError, toBackendError } from '../contract/errors.js';
 import { type RetryPolicy, retryDelay } from '../contract/retry.js';
+import { Alarm } from './alarm.js';
 import { DestinationHealth } from './health.js';
 
 export interface SenderOptions<T> {
@@ -56,8 +57,7 @@ export class Sender<T> {
   private lastWriteAt = 0;
   private urgentCount = 0;
   private stopped = false;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = 0;
+  private readonly alarm = new Alarm(() => this.pump());
   private readonly unlisten: () => void;
 
   constructor(options: SenderOptions<T>) {
@@ -113,8 +113,7 @@ export class Sender<T> {
   /** Starts nothing more; what is in flight finishes on its own. */
   stop(): void {
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.alarm.clear();
     this.unlisten();
   }
 
@@ -124,7 +123,7 @@ export class Sender<T> {
     const head = this.retries[0];
     if (head !== undefined) {
       if (head.retryAt <= now) return this.retries.shift();
-      this.wakeAt(head.retryAt);
+      this.alarm.set(head.retryAt);
       // In order, nothing passes a task that waits to go again.
       if (this.options.ordered) return undefined;
       const ready = this.retries.findIndex((entry) => entry.retryAt <= now);
@@ -135,7 +134,7 @@ export class Sender<T> {
       const wait = this.lastWriteAt + interval - now;
       if (wait > 0) {
         // Taking a task now would cut the batcher's window short: wait, and let it fill.
-        this.wakeAt(now + wait);
+        this.alarm.set(now + wait);
         return undefined;
       }
     }
@@ -199,20 +198,5 @@ export class Sender<T> {
     let at = this.retries.length;
     while (at > 0 && this.retries[at - 1]!.seq > entry.seq) at -= 1;
     this.retries.splice(at, 0, entry);
-  }
-
-  private wakeAt(at: number): void {
-    if (this.stopped) return;
-    if (this.timer !== undefined && this.timerAt <= at) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.pump();
-      },
-      Math.max(0, at - Date.now()),
-    );
-    this.timer.unref();
   }
 }
