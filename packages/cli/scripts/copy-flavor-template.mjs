@@ -5,7 +5,8 @@
 // The bundle is the template made ready to live outside this monorepo; only
 // its names stay `template`, for the command to change:
 // - package.json: `@trackstack/core` as a peer and a dev dependency, both
-//   `^<this core's version>`, no `workspace:` range left; the dev tools
+//   `^<this core's version>`, `@trackstack/cli` as a dev dependency (`^<this CLI's
+//   version>`), no `workspace:` range left; the dev tools
 //   (typescript, tsup, vitest, @types/node) with the ranges the root uses;
 // - tsconfig.json: the root's tsconfig.base.json inlined (no `extends`);
 // - vitest.config.ts: the shared test settings inlined (no vitest.shared import).
@@ -56,7 +57,14 @@ function standalonePackageJson(text) {
   const coreRange = `^${readJson(join(coreDir, 'package.json')).version}`;
   const rootDev = readJson(join(rootDir, 'package.json')).devDependencies ?? {};
   manifest.peerDependencies = { ...manifest.peerDependencies, '@trackstack/core': coreRange };
-  const dev = { ...manifest.devDependencies, '@trackstack/core': coreRange };
+  // The scaffold's README and `flavor init`'s next steps run `npx trackstack ...`: the CLI of
+  // this release, beside the core it was made with.
+  const cliRange = `^${readJson(join(cliDir, 'package.json')).version}`;
+  const dev = {
+    ...manifest.devDependencies,
+    '@trackstack/core': coreRange,
+    '@trackstack/cli': cliRange,
+  };
   for (const tool of DEV_TOOLS) {
     if (rootDev[tool] === undefined) fail(`the root package.json has no devDependency ${tool}`);
     dev[tool] = rootDev[tool];

@@ -236,6 +236,8 @@ describe('the worked example: a flavor from scaffold to a logged run', () => {
     });
     expect(manifest.peerDependencies['@trackstack/core']).toBe(`^${coreVersion}`);
     expect(manifest.devDependencies['@trackstack/core']).toBe(`^${coreVersion}`);
+    const cliVersion = JSON.parse(await readFile(join(cliDir, 'package.json'), 'utf8')).version;
+    expect(manifest.devDependencies['@trackstack/cli']).toBe(`^${cliVersion}`);
     expect(manifest.dependencies['@trackstack/core']).toBeUndefined();
     for (const tool of ['typescript', 'tsup', 'vitest', '@types/node']) {
       expect(manifest.devDependencies[tool], tool).toBe(rootDev[tool]);

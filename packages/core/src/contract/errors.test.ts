@@ -215,3 +215,13 @@ describe('toBackendError', () => {
     expect(error.retryable).toBe(true);
   });
 });
+
+describe('toBackendError and TLS', () => {
+  it('makes a certificate that was not accepted unreachable and final', () => {
+    const error = toBackendError(
+      new TypeError('fetch failed', { cause: { code: 'CERT_HAS_EXPIRED' } }),
+    );
+    expect(error).toMatchObject({ code: 'BACKEND_UNREACHABLE', retryable: false });
+    expect(error.message).toContain('TLS certificate was not accepted');
+  });
+});

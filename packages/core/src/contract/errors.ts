@@ -169,7 +169,9 @@ export class BackendError extends TrackstackError {
 /**
  * Classifies anything a flavor threw. A BackendError keeps its own verdict;
  * network-level failures (socket resets, timeouts, refused connections) are
- * retryable; anything else is a programming or input error and is not.
+ * unreachable and retryable; a TLS certificate that was not accepted is
+ * unreachable and final (retrying cannot fix it); anything else is a
+ * programming or input error: rejected, not retryable.
  */
 export function toBackendError(error: unknown): BackendError {
   if (BackendError.isInstance(error)) return error;
@@ -184,11 +186,31 @@ export function toBackendError(error: unknown): BackendError {
       cause: error,
     });
   }
+  if (typeof code === 'string' && TLS_ERROR_CODES.has(code)) {
+    return new BackendError(
+      'BACKEND_UNREACHABLE',
+      `the server's TLS certificate was not accepted (${code}): ${message}`,
+      { retryable: false, cause: error },
+    );
+  }
   return new BackendError('BACKEND_REJECTED', message, { retryable: false, cause: error });
 }
 
+/** Error codes of a TLS certificate that was not accepted: no answer, and retrying cannot help. */
+export const TLS_ERROR_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** Error codes of a request that got no answer: the backend could not be reached. */
-export const NETWORK_ERROR_CODES = new Set([
+export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'EPIPE',

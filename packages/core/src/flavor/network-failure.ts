@@ -3,6 +3,7 @@
  * failure is final (retrying cannot fix a certificate); anything else
  * (refused, reset, timed out, DNS) is retried.
  */
+import { TLS_ERROR_CODES } from '../contract/errors.js';
 
 export interface NetworkFailure {
   /** The system or undici error code (ECONNREFUSED, UND_ERR_SOCKET, CERT_HAS_EXPIRED, ...). */
@@ -12,18 +13,6 @@ export interface NetworkFailure {
   retryable: boolean;
   hint: string | undefined;
 }
-
-const TLS_ERROR_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 export function describeNetworkFailure(error: unknown): NetworkFailure {
   // Node's fetch and undici wrap socket errors: the system code is on `cause`.

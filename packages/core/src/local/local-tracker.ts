@@ -33,7 +33,8 @@ export class LocalExperimentTracker implements FlavorTracker {
     name: 'local',
     displayName: 'Local (journal only)',
     configSchema: localConfigSchema,
-    docsUrl: 'https://github.com/trackstack/trackstack/tree/main/packages/core#the-local-flavor',
+    docsUrl:
+      'https://github.com/trackstack/trackstack/tree/main/packages/core#the-local-flavor-and-localruns',
   });
 
   readonly config: LocalConfig;
