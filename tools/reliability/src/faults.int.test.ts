@@ -93,7 +93,6 @@ describe('MLflow behind a fault proxy', () => {
         startTimeoutMs: 60_000,
         bufferSize: 200,
         flushIntervalMs: 20,
-        retry: { initialDelayMs: 50, maxDelayMs: 1_000 },
         logger,
       });
 
@@ -131,7 +130,7 @@ describe('MLflow behind a fault proxy', () => {
         if (step % 50 === 0) await sleep(5);
       }
       run.setTag('t0', 'changed'); // tags are mutable: the last value wins
-      const report = await run.end('FINISHED', { timeoutMs: 300_000 });
+      const report = await run.end();
       const elapsed = Date.now() - started;
 
       const byKind: Record<string, number> = {};
@@ -211,7 +210,6 @@ describe('MLflow behind a fault proxy', () => {
         experiment: 'refusals',
         flushIntervalMs: 0,
         logger: silentLogger,
-        retry: { initialDelayMs: 20, maxDelayMs: 200 },
       });
       run.logMetric('before', 1, { step: 0 });
       await run.flush();
@@ -251,7 +249,7 @@ describe('MLflow behind a fault proxy', () => {
       run.logMetric('refused-404', 1, { step: 0 });
       await run.flush().catch(() => undefined);
       for (let step = 0; step < 1000; step++) run.logMetric('after', step, { step });
-      const report = await run.end('FINISHED', { timeoutMs: 60_000 });
+      const report = await run.end();
 
       expect(report.pendingEvents).toBe(0);
       expect(report.destinations[0]?.finished).toBe(true);
@@ -312,7 +310,6 @@ describe('MLflow behind a fault proxy', () => {
         experiment: 'pool-timeout',
         flushIntervalMs: 0,
         logger: silentLogger,
-        retry: { initialDelayMs: 20, maxDelayMs: 200 },
       });
       proxy.failNext(
         /log-batch/,
@@ -320,7 +317,7 @@ describe('MLflow behind a fault proxy', () => {
         2,
       );
       for (let step = 0; step < 100; step++) run.logMetric('busy', step, { step });
-      const report = await run.end('FINISHED', { timeoutMs: 30_000 });
+      const report = await run.end();
       // Today the first answer is taken as final: the batch is dropped (and the second
       // injected answer is never asked for).
       expect(report.destinations[0]?.errors.map((e) => e.message)).toEqual([]);
