@@ -4,7 +4,7 @@
  * commands interleaved so that drift hits them alike.
  *
  * - `node -e 0`: node's own start-up, the baseline.
- * - `trackstack --version`: node <core>/dist/cli.js --version (the `bin`).
+ * - `trackstack --version`: node <@trackstack/cli>/dist/cli.js --version (the `bin`).
  *   Target: < 150 ms, wall time of the whole process.
  * - `import('@trackstack/core')`: a fresh ES module process whose only work is
  *   that import; it also prints how long the import() call itself took
@@ -34,9 +34,11 @@ import {
 const opts = options({ reps: 20 });
 
 const require = createRequire(join(BENCH_DIR, 'package.json'));
-const corePackageJson = require.resolve('@trackstack/core/package.json');
-const coreDir = dirname(corePackageJson);
-const cli = join(coreDir, JSON.parse(readFileSync(corePackageJson, 'utf8')).bin.trackstack);
+const cliPackageJson = require.resolve('@trackstack/cli/package.json');
+const cli = join(
+  dirname(cliPackageJson),
+  JSON.parse(readFileSync(cliPackageJson, 'utf8')).bin.trackstack,
+);
 
 const IMPORT_SCRIPT =
   "const t0 = performance.now(); await import('@trackstack/core'); const t1 = performance.now(); console.log(JSON.stringify({ importMs: t1 - t0, sinceStartMs: t1 }));";
