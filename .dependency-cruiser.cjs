@@ -42,7 +42,13 @@ module.exports = {
     layer('engine-on-the-contract', 'engine', ['engine', 'contract']),
     layer('store-below-local', 'store', ['store', 'engine', 'contract']),
     layer('local-below-registry', 'local', ['local', 'store', 'engine', 'contract']),
-    layer('registry-below-tracker', 'registry', ['registry', 'local', 'store', 'engine', 'contract']),
+    layer('registry-below-tracker', 'registry', [
+      'registry',
+      'local',
+      'store',
+      'engine',
+      'contract',
+    ]),
     layer('tracker-above-all-but-testing', 'tracker', [
       'tracker',
       'registry',
