@@ -2,8 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { MetricPoint } from '../contract/types.js';
-import { forEachMetric, lazyMetricsBatch, type WriteBatch } from '../contract/write-batch.js';
 import { JournalReader, JournalWriter } from './journal.js';
 import {
   type BatchRecord,
@@ -145,58 +143,5 @@ describe('journal tail', () => {
     writer.append<EndRecord>({ t: 'e', status: 'FAILED', time: 9 });
     expect((await reader.read()).map((r) => r.q)).toEqual([2, 3]);
     expect(await new JournalReader(path).readAll()).toHaveLength(3);
-  });
-});
-
-describe('batches built from journal columns', () => {
-  function columnsBatch(): WriteBatch {
-    const buffer = new MetricBuffer(8);
-    const a = buffer.addKey('a');
-    const b = buffer.addKey('b');
-    for (let i = 0; i < 6; i++) buffer.push(i % 2 === 0 ? a : b, i * 1.5, i >> 1, 100 + i);
-    const { block, columns } = buffer.drain(true)!;
-    expect(decodeMetrics(block)).toEqual(columns);
-    return lazyMetricsBatch(
-      [],
-      [],
-      [
-        { columns: columns!, start: 1, end: 3 },
-        { columns: columns!, start: 4, end: 6 },
-      ],
-    );
-  }
-  const expected: MetricPoint[] = [
-    { key: 'b', value: 1.5, step: 0, timestamp: 101 },
-    { key: 'a', value: 3, step: 1, timestamp: 102 },
-    { key: 'a', value: 6, step: 2, timestamp: 104 },
-    { key: 'b', value: 7.5, step: 2, timestamp: 105 },
-  ];
-  const visited = (batch: WriteBatch) => {
-    const out: MetricPoint[] = [];
-    forEachMetric(batch, (key, value, step, timestamp) =>
-      out.push({ key, value, step, timestamp }),
-    );
-    return out;
-  };
-
-  it('visits the points of its slices in order, as `metrics` lists them', () => {
-    const batch = columnsBatch();
-    expect(visited(batch)).toEqual(expected);
-    expect(batch.metrics).toEqual(expected);
-    expect(batch.metrics).toBe(batch.metrics);
-    expect({ ...batch }.metrics).toEqual(expected);
-  });
-
-  it('visits what a flavor put in `metrics` once it was read or replaced', () => {
-    const read = columnsBatch();
-    read.metrics.pop();
-    expect(visited(read)).toEqual(expected.slice(0, 3));
-    const replaced = columnsBatch();
-    replaced.metrics = [expected[0]!];
-    expect(visited(replaced)).toEqual([expected[0]]);
-  });
-
-  it('visits a batch built by hand', () => {
-    expect(visited({ params: [], tags: [], metrics: expected })).toEqual(expected);
   });
 });
