@@ -47,6 +47,8 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
   private readonly experimentIds = new Map<string, string>();
   /** False once the server said its artifact store cannot do multipart: one PUT per file since. */
   private multipartOffered: boolean | undefined;
+  /** The upload that is asking the server whether it does multipart; others wait for its answer. */
+  private multipartAsking: Promise<unknown> | undefined;
 
   /** The config with MLflow's environment variables applied; read on first use, not at import. */
   get settings(): ResolvedMlflowConfig {
@@ -121,12 +123,14 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
     const root = await this.artifactRoot(ref);
     const segments = artifact.path.split('/').map(encodeURIComponent);
     const { settings } = this;
-    if (
-      settings.multipart_upload &&
-      this.multipartOffered !== false &&
-      artifact.size >= settings.multipart_upload_min_size
-    ) {
-      const done = await uploadMultipart(
+    const large = settings.multipart_upload && artifact.size >= settings.multipart_upload_min_size;
+    // Uploads run side by side: until the server said whether it does multipart, one asks and
+    // the others wait for its answer (it is asked once per client).
+    while (large && this.multipartOffered === undefined && this.multipartAsking !== undefined) {
+      await this.multipartAsking.catch(() => undefined);
+    }
+    if (large && this.multipartOffered !== false) {
+      const ask = uploadMultipart(
         this.client,
         {
           dir: [root, ...segments.slice(0, -1)].join('/'),
@@ -142,6 +146,13 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
           onRetry: (message) => this.logger.debug(`mlflow: ${message}`),
         },
       );
+      if (this.multipartOffered === undefined) this.multipartAsking = ask;
+      let done: boolean;
+      try {
+        done = await ask;
+      } finally {
+        if (this.multipartAsking === ask) this.multipartAsking = undefined;
+      }
       if (done) {
         this.multipartOffered = true;
         return;
