@@ -3,7 +3,7 @@
  * logs to. A flavor says it as data (`stepRunLayout`); the tracker API starts,
  * resumes and ends those runs (`prepareStepRun`, `runStep`, ...).
  */
-import { createRequire } from 'node:module';
+import { uuidV5 } from './ids.js';
 
 /** ZenML's step-run information, trimmed to what trackers use. */
 export interface StepRunInfo {
@@ -64,12 +64,3 @@ export function defaultStepRunLayout(info: StepRunInfo): StepRunLayout {
     },
   };
 }
-
-/** A UUIDv5 of `name` in `namespace`; `uuid` loads on the first step run, not with the package. */
-function uuidV5(name: string, namespace: string): string {
-  uuidModule ??= requireCjs('uuid') as typeof import('uuid');
-  return uuidModule.v5(name, namespace);
-}
-
-const requireCjs = createRequire(import.meta.url);
-let uuidModule: typeof import('uuid') | undefined;

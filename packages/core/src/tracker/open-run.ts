@@ -3,9 +3,9 @@
  * deliveries, one per destination. Every tracker's `startRun` ends up here,
  * so every run follows the same path whatever its flavors.
  */
-import { createRequire } from 'node:module';
 import type { ExperimentBackend } from '../contract/backend.js';
 import { TrackstackError } from '../contract/errors.js';
+import { uuidV7 } from '../contract/ids.js';
 import type { LoggingLimits } from '../contract/limits.js';
 import { consoleLogger, type Logger } from '../contract/log.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../contract/retry.js';
@@ -20,14 +20,6 @@ import { checkParamConflict, flattenParams, normalizeTags } from '../engine/vali
 import { forgetRun, trackRun } from './process-hooks.js';
 import type { Run } from './run.js';
 import { RunImpl } from './run-impl.js';
-
-/** `uuid` loads when the first run starts, not with the package (sync: CJS build). */
-const requireCjs = createRequire(import.meta.url);
-let uuidModule: typeof import('uuid') | undefined;
-function uuid(): typeof import('uuid') {
-  uuidModule ??= requireCjs('uuid') as typeof import('uuid');
-  return uuidModule;
-}
 
 /** Set by `trackstack run` for its child: trackstack code there attaches to that run. */
 export const RUN_ID_ENV = 'TRACKSTACK_RUN_ID';
@@ -94,7 +86,7 @@ export async function openRun(
   const envRunId = process.env[RUN_ID_ENV];
   const attach =
     options.attach ?? (options.id === undefined && envRunId !== undefined && envRunId !== '');
-  const uid = options.id ?? (attach ? envRunId : undefined) ?? uuid().v7();
+  const uid = options.id ?? (attach ? envRunId : undefined) ?? uuidV7();
   const dir = new RunDir(storeDir, uid);
   const resume = attach ? 'must' : (options.resume ?? 'never');
 
