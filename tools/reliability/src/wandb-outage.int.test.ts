@@ -27,6 +27,7 @@ import { WandbExperimentTracker } from '@trackstack/tracker-wandb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accepting } from './support/processes.js';
 import {
+  ackCursors,
   CallTimer,
   caughtUp,
   firstAck,
@@ -147,13 +148,14 @@ describe('W&B outage', () => {
     await sleep(Math.max(0, OUTAGE_S * 1000 - (Date.now() - downAt)));
     const callsDuring = timer.calls - callsBefore;
     const requestsDuring = server.requests.length - requestsBefore;
+    const ackedBefore = ackCursors(run.dir, 'wandb');
     proxy = await startFaultProxy(server.url, { port });
     const upAt = Date.now();
 
     // Time to recover: to the first acknowledged request, and until every record journaled
     // before W&B came back is acknowledged.
     journalNow(run);
-    const firstAckAt = await firstAck(run.dir, 'wandb', 60_000);
+    const firstAckAt = await firstAck(run.dir, 'wandb', ackedBefore, 60_000);
     const recoveredAt = await caughtUp(run.dir, 'wandb', 60_000);
 
     await sleep(Math.max(0, AFTER_S * 1000 - (Date.now() - upAt)));

@@ -255,16 +255,22 @@ export async function caughtUp(
   return undefined;
 }
 
+/** The delivery cursors of `destination` now (segment → last acknowledged record). */
+export function ackCursors(runDir: string, destination: string): Record<string, number> {
+  return cursorOf(runDir, destination);
+}
+
 /**
- * Waits (up to `timeoutMs`) until `destination` acknowledged anything beyond what its cursors
- * held when called: when the first request after an outage was acknowledged (`Date.now()`).
+ * Waits (up to `timeoutMs`) until `destination` acknowledged anything beyond `before` (take it
+ * while the backend is still away): when the cursors first moved after an outage
+ * (`Date.now()`). Cursors move over whole records only, and are persisted 250 ms after.
  */
 export async function firstAck(
   runDir: string,
   destination: string,
+  before: Record<string, number>,
   timeoutMs: number,
 ): Promise<number | undefined> {
-  const before = cursorOf(runDir, destination);
   const started = Date.now();
   while (Date.now() - started < timeoutMs) {
     const cursor = cursorOf(runDir, destination);
