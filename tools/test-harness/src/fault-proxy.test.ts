@@ -35,6 +35,10 @@ beforeAll(async () => {
         res.end(BIG);
         return;
       }
+      if (req.url === '/slow') {
+        setTimeout(() => res.end('late'), 500);
+        return;
+      }
       if (req.url === '/chunked') {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.write('first,');
@@ -164,6 +168,7 @@ describe('startFaultProxy: forwarding', () => {
         method: 'POST',
         path: '/api/2.0/mlflow/runs/create?x=1&y=%20',
         connection: 1,
+        inFlight: 1,
         status: 201,
       },
     ]);
@@ -268,6 +273,14 @@ describe('startFaultProxy: faults', () => {
     ]);
   });
 
+  it('counts the requests open at once as each arrives', async () => {
+    const p = await proxy();
+    // /slow answers after 500 ms: three sent together overlap, the fourth comes after.
+    await Promise.all([send(`${p.url}/slow`), send(`${p.url}/slow`), send(`${p.url}/slow`)]);
+    await send(`${p.url}/chunked`);
+    expect(p.log.map((e) => e.inFlight)).toEqual([1, 2, 3, 1]);
+  });
+
   it('lets `skip` matching requests through before the fault applies', async () => {
     const p = await proxy();
     p.failNext('/log-batch', { status: 503 }, 1, { skip: 2 });
@@ -297,7 +310,9 @@ describe('startFaultProxy: faults', () => {
     });
     expect(seen).toHaveLength(0);
     expect(p.faults.reset).toBe(1);
-    expect(p.log).toEqual([{ method: 'POST', path: '/boom', connection: 1, fault: 'reset' }]);
+    expect(p.log).toEqual([
+      { method: 'POST', path: '/boom', connection: 1, inFlight: 1, fault: 'reset' },
+    ]);
     expect((await send(`${p.url}/boom`)).status).toBe(200);
   });
 
@@ -332,7 +347,7 @@ describe('startFaultProxy: faults', () => {
     expect(seen.map((s) => s.url)).toEqual(['/big']); // the target did see this one
     expect(p.faults.truncate).toBe(1);
     expect(p.log).toEqual([
-      { method: 'GET', path: '/big', connection: 1, status: 200, fault: 'truncate' },
+      { method: 'GET', path: '/big', connection: 1, inFlight: 1, status: 200, fault: 'truncate' },
     ]);
 
     // With fetch the declared length is visible and reading the body fails.

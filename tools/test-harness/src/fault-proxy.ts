@@ -32,6 +32,8 @@ export interface FaultLogEntry {
   path: string;
   /** The client connection it came on: 1, 2, … in the order of their first requests. */
   connection: number;
+  /** Requests the proxy had open (arrived, not yet answered or dropped) as it arrived, itself included. */
+  inFlight: number;
   /** The status the client got: the upstream one, an injected one, or 502 when the target failed. */
   status?: number;
   /** Set when a fault was applied. */
@@ -219,11 +221,21 @@ export async function startFaultProxy(
     req.pipe(upstream);
   };
 
+  let open = 0;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     requests += 1;
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    const entry: FaultLogEntry = { method, path, connection: connectionOf(req.socket) };
+    open += 1;
+    res.once('close', () => {
+      open -= 1;
+    });
+    const entry: FaultLogEntry = {
+      method,
+      path,
+      connection: connectionOf(req.socket),
+      inFlight: open,
+    };
     log.push(entry);
     const fault = pickFault(`${method} ${path}`);
     if (fault !== undefined) {
