@@ -74,10 +74,17 @@ if (group > 0) {
 }
 if (metrics.length > 0) bodies.push(Buffer.from(JSON.stringify({ run_id: runId, metrics })));
 
+// undici closes a connection after the request that finds maxRequestsPerClient already served
+// on it (max + 1 requests), so one request per connection is `reset: true` on each request.
 const pool = new Pool(url, {
   connections: concurrency,
   pipelining: 1,
-  ...(perConnection > 0 ? { maxRequestsPerClient: perConnection } : {}),
+  ...(perConnection > 1 ? { maxRequestsPerClient: perConnection - 1 } : {}),
+});
+const reset = perConnection === 1;
+let connections = 0;
+pool.on('connect', () => {
+  connections += 1;
 });
 let next = 0;
 async function worker() {
@@ -87,6 +94,7 @@ async function worker() {
       path: '/api/2.0/mlflow/runs/log-batch',
       method: 'POST',
       body,
+      reset,
       headers: { 'content-type': 'application/json' },
     });
     const text = await response.body.text();
@@ -107,7 +115,9 @@ process.stdout.write(
     runId,
     points: steps * keys,
     requests: bodies.length,
+    connections,
     concurrency,
+    perConnection,
     ms,
     pointsPerSec: (steps * keys) / (ms / 1000),
     cpuMs: (cpu.user + cpu.system) / 1000,

@@ -18,7 +18,8 @@ const {
   points,
   keys,
   'per-connection': perConnection,
-} = options({ url: '', points: 200_000, keys: 100, 'per-connection': -1 });
+  'in-flight': inFlight,
+} = options({ url: '', points: 200_000, keys: 100, 'per-connection': -1, 'in-flight': 0 });
 const storeDir = mkdtempSync(join(tmpdir(), 'trackstack-bench-ingest-'));
 try {
   const tracker = createTracker(
@@ -26,6 +27,7 @@ try {
       {
         tracking_uri: url,
         ...(perConnection >= 0 ? { requests_per_connection: perConnection } : {}),
+        ...(inFlight > 0 ? { max_requests_in_flight: inFlight } : {}),
       },
       { storeDir, logger: silentLogger },
     ),

@@ -47,7 +47,22 @@ const QUICK = {
   ],
   memory: ['--points', '1000000', '--reps', '1'],
   'wandb-offline': ['--rows', '2000', '--reps', '1', '--py-reps', '1'],
-  ingest: ['--points', '10000', '--reps', '1', '--sweep', '4', '--probe-reps', '1'],
+  ingest: [
+    '--points',
+    '10000',
+    '--reps',
+    '1',
+    '--sweep',
+    '2',
+    '--sweep-connection',
+    '1',
+    '--ours-sweep',
+    '',
+    '--sweep-reps',
+    '1',
+    '--probe-reps',
+    '1',
+  ],
 };
 const FULL = { ingest: ['--points', '1000000'] };
 
@@ -130,12 +145,12 @@ if (ingest?.rates.ours !== undefined) {
   if (r.ceiling !== undefined) {
     rows.push({
       bench: '2. ingest',
-      measure: `points/s into MLflow (${ingest.expectedPoints.toLocaleString('en-US')} points), vs the ceiling (bare undici, c=${ingest.bestConcurrency})`,
+      measure: `points/s into MLflow (${ingest.expectedPoints.toLocaleString('en-US')} points), vs the best ceiling (bare undici, ${ingest.bestCell.c} in flight, ${ingest.bestCell.r === 1 ? 'a connection per request' : ingest.bestCell.r === 0 ? 'kept connections' : `${ingest.bestCell.r} requests a connection`})`,
       ours: fmt(r.ours),
       theirs: fmt(r.ceiling),
-      ratio: `${((100 * r.ours) / r.ceiling).toFixed(0)} %`,
-      target: '≥ 90 % of ceiling',
-      result: verdict(r.ours >= 0.9 * r.ceiling),
+      ratio: `${((100 * r.ours) / r.ceiling).toFixed(1)} %`,
+      target: '≥ 95 % of the best ceiling',
+      result: verdict(r.ours >= 0.95 * r.ceiling),
     });
   }
   if (ingest.pythonBest !== undefined) {

@@ -47,7 +47,16 @@ describe('logBatchBody', () => {
     expect(tracker.capabilities).toMatchObject({
       orderedWrites: false,
       metricOrder: 'by-key',
-      maxConcurrency: 4,
+      maxConcurrency: 2,
     });
+    // max_requests_in_flight is how many of those requests core keeps in flight.
+    const wider = new MlflowExperimentTracker({
+      tracking_uri: 'http://127.0.0.1:5000',
+      nested: false,
+      tags: {},
+      request_timeout_s: 30,
+      max_requests_in_flight: 8,
+    });
+    expect(wider.capabilities.maxConcurrency).toBe(8);
   });
 });

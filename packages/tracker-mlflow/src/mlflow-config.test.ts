@@ -160,8 +160,8 @@ describe('MLflow config: multipart uploads', () => {
 });
 
 describe('MLflow config: connections', () => {
-  it('carries 4 requests on a connection by default; 0 is no limit', () => {
-    expect(resolve({ tracking_uri: 'http://127.0.0.1:5000' }).requests_per_connection).toBe(4);
+  it('opens a new connection for every request by default; 0 is no limit', () => {
+    expect(resolve({ tracking_uri: 'http://127.0.0.1:5000' }).requests_per_connection).toBe(1);
     expect(
       resolve({ tracking_uri: 'http://127.0.0.1:5000', requests_per_connection: 0 })
         .requests_per_connection,
@@ -172,5 +172,21 @@ describe('MLflow config: connections', () => {
     expect(() => parse({ requests_per_connection: -1 })).toThrow();
     expect(() => parse({ requests_per_connection: 1.5 })).toThrow();
     expect(parse({ requests_per_connection: 1 })).toMatchObject({ requests_per_connection: 1 });
+  });
+});
+
+describe('MLflow config: requests in flight', () => {
+  it('keeps 2 log-batch requests in flight by default, or the configured count', () => {
+    expect(resolve({ tracking_uri: 'http://127.0.0.1:5000' }).max_requests_in_flight).toBe(2);
+    expect(
+      resolve({ tracking_uri: 'http://127.0.0.1:5000', max_requests_in_flight: 6 })
+        .max_requests_in_flight,
+    ).toBe(6);
+  });
+
+  it('refuses a count that is not a whole number of at least 1', () => {
+    expect(() => parse({ max_requests_in_flight: 0 })).toThrow();
+    expect(() => parse({ max_requests_in_flight: 2.5 })).toThrow();
+    expect(() => parse({ max_requests_in_flight: '4' })).toThrow();
   });
 });

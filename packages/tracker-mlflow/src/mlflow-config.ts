@@ -11,9 +11,14 @@ import { z } from 'zod';
 /**
  * A uvicorn worker that is idle when connections arrive accepts all of them, so a client's
  * kept-alive connections, opened together, can all end up on one worker of a 4-worker
- * `mlflow server` (one core of work); new connections now and then go to idle workers.
+ * `mlflow server`, and two requests in flight wait for each other on it while another worker
+ * idles. A new connection is accepted by a worker waiting in `accept`: an idle one. On
+ * loopback a connection costs ~0.5 ms against ~75 ms a log-batch (docs/performance.md, the
+ * sweep that chose these two).
  */
-const REQUESTS_PER_CONNECTION = 4;
+const REQUESTS_PER_CONNECTION = 1;
+/** Two log-batch requests keep a 2-core server busy; more only queue in it (the same sweep). */
+export const MAX_REQUESTS_IN_FLIGHT = 2;
 
 export const mlflowConfigSchema = z
   .object({
@@ -65,7 +70,15 @@ export const mlflowConfigSchema = z
       .nonnegative()
       .optional()
       .describe(
-        'requests one connection to the tracking server carries before it is closed and another opened, so that a multi-worker server (or a load balancer) spreads them over its processes; 0: no limit; default 4',
+        'requests one connection to the tracking server carries before it is closed and another opened, so that a multi-worker server (or a load balancer) spreads them over its processes; raise it over TLS or a long round trip; 0: no limit; default 1',
+      ),
+    max_requests_in_flight: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        'log-batch requests in flight at once to the tracking server (raise it for a server with more cores or workers); default 2',
       ),
     multipart_upload: z
       .boolean()
@@ -111,6 +124,7 @@ export interface ResolvedMlflowConfig extends MlflowConfig {
   multipart_upload_chunk_size: number;
   multipart_upload_concurrency: number;
   requests_per_connection: number;
+  max_requests_in_flight: number;
 }
 
 /** MLflow's defaults (`mlflow/environment_variables.py`). */
@@ -190,6 +204,7 @@ export function resolveMlflowConfig(
     multipart_upload_concurrency:
       config.multipart_upload_concurrency ?? MULTIPART_UPLOAD_CONCURRENCY,
     requests_per_connection: config.requests_per_connection ?? REQUESTS_PER_CONNECTION,
+    max_requests_in_flight: config.max_requests_in_flight ?? MAX_REQUESTS_IN_FLIGHT,
     tracking_uri: trackingUri,
     tracking_username: username,
     tracking_password: password,

@@ -207,9 +207,9 @@ describe('MLflow, read back with its Python client', () => {
     try {
       // [setting, most requests a connection may carry, fewest connections 40 requests need]
       const rounds: Array<[number | undefined, number, number]> = [
-        [1, 1, 40],
+        [undefined, 1, 40],
         [2, 2, 20],
-        [undefined, 4, 10],
+        [4, 4, 10],
         [0, 40, 1],
       ];
       for (const [perConnection, most, fewest] of rounds) {
@@ -229,6 +229,42 @@ describe('MLflow, read back with its Python client', () => {
         expect(counts.length, `${perConnection}: ${counts}`).toBeGreaterThanOrEqual(fewest);
         // Without a limit undici keeps its connections: one, or two it alternates between.
         if (perConnection === 0) expect(counts.length).toBeLessThanOrEqual(2);
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('keeps max_requests_in_flight log-batch requests in flight (default 2), and every point arrives', async () => {
+    const proxy = await startFaultProxy(server.url);
+    try {
+      for (const inFlight of [undefined, 4]) {
+        const from = proxy.log.length;
+        const run = await runs(
+          tracker({
+            tracking_uri: proxy.url,
+            ...(inFlight === undefined ? {} : { max_requests_in_flight: inFlight }),
+          }),
+        ).startRun({ experiment: 'in-flight' });
+        const ref = await refOf(run);
+        // 40 steps of 500 keys: 20 log-batch requests of 1000 points, queued at once by end().
+        for (let step = 0; step < 40; step++) {
+          const values: Record<string, number> = {};
+          for (let k = 0; k < 500; k++) values[`k${k}`] = step * k;
+          run.logMetrics(values, { step });
+        }
+        const report = await run.end();
+        expect(report.pendingEvents).toBe(0);
+        const posts = proxy.log.slice(from).filter((e) => e.path.includes('log-batch'));
+        expect(posts).toHaveLength(20);
+        const most = Math.max(...posts.map((e) => e.inFlight));
+        // Nothing else was open at the proxy then: runs/update follows the last log-batch.
+        expect(most, `${inFlight}: ${posts.map((e) => e.inFlight)}`).toBe(inFlight ?? 2);
+        const seen = await oracle.run(ref.runId, { history: true });
+        expect(Object.keys(seen.points)).toHaveLength(500);
+        expect(seen.points.k499?.map((p) => p.step)).toEqual(
+          Array.from({ length: 40 }, (_, i) => i),
+        );
       }
     } finally {
       await proxy.close();

@@ -21,6 +21,7 @@ import { v5 as uuidv5 } from 'uuid';
 import { logBatchBody } from './mlflow-batch.js';
 import { MlflowRestClient, type MlflowRun } from './mlflow-client.js';
 import {
+  MAX_REQUESTS_IN_FLIGHT,
   type MlflowConfig,
   mlflowConfigSchema,
   type ResolvedMlflowConfig,
@@ -70,7 +71,7 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
   override get capabilities(): FlavorCapabilities {
     return {
       orderedWrites: false,
-      maxConcurrency: 4,
+      maxConcurrency: this.config.max_requests_in_flight ?? MAX_REQUESTS_IN_FLIGHT,
       nestedRuns: true,
       artifacts: true,
       resume: true,
