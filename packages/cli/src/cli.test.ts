@@ -409,6 +409,22 @@ console.error('a warning\\nprogress 50%\\rprogress 100%');`),
     expect(JSON.parse(ok(['runs', 'show', failedUid!, '--json']).stdout).status).toBe('FAILED');
   });
 
+  it("records the wrapped command as the run's source, its secrets hidden, and shows it", async () => {
+    await writeFile(join(work, 'plain.mjs'), script(''));
+    const result = remember(
+      ok(['run', '--', process.execPath, 'plain.mjs', `--api-key=${SECRET}`]),
+    );
+    const uid = /run (\S+) \(/.exec(result.stderr)?.[1];
+    const shown = JSON.parse(remember(ok(['runs', 'show', uid!, '--json'])).stdout);
+    expect(shown.source.entryPoint).toBe(join(work, 'plain.mjs'));
+    expect(shown.source.command).toEqual([process.execPath, 'plain.mjs', '--api-key=***']);
+    expect(shown.tags.command).toBe(`${process.execPath} plain.mjs --api-key=***`);
+    const human = remember(ok(['runs', 'show', uid!, '--no-chart'])).stdout;
+    expect(human).toContain('Source');
+    expect(human).toContain(join(work, 'plain.mjs'));
+    for (const text of printed) expect(text).not.toContain(SECRET);
+  });
+
   it('lets several worker processes of the command log to the same run', async () => {
     await writeFile(
       join(work, 'worker.mjs'),

@@ -75,10 +75,12 @@ export {
   type ResumeOptions,
   type RunInit,
   type RunRef,
+  type RunSource,
   type RunStatus,
   UID_TAG,
 } from './contract/types.js';
 export { forEachMetric, type MetricVisitor, type WriteBatch } from './contract/write-batch.js';
+export { redactCommand, type SourceOptions } from './engine/source.js';
 // Validation rules, for flavors that check more than core does
 export {
   flattenParams,
@@ -105,7 +107,12 @@ export { resolveStoreDir } from './store/store-dir.js';
 // The tracker API: what user code holds
 export { currentRun } from './tracker/context.js';
 export { type GetTrackerOptions, getTracker, TRACKER_ENV } from './tracker/get-tracker.js';
-export { DEFAULT_EXPERIMENT, RUN_ID_ENV, type StartRunOptions } from './tracker/open-run.js';
+export {
+  CAPTURE_SOURCE_ENV,
+  DEFAULT_EXPERIMENT,
+  RUN_ID_ENV,
+  type StartRunOptions,
+} from './tracker/open-run.js';
 export type {
   ArtifactOptions,
   ConsoleOptions,

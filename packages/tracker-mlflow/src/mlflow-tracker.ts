@@ -3,7 +3,6 @@
  * validation, batching, retries and the journal; this class only speaks MLflow.
  */
 import { createReadStream } from 'node:fs';
-import { userInfo } from 'node:os';
 import {
   type ArtifactUpload,
   BaseExperimentTracker,
@@ -29,6 +28,7 @@ import {
 } from './mlflow-config.js';
 import { MlflowError } from './mlflow-error.js';
 import { uploadMultipart } from './mlflow-multipart.js';
+import { sourceTags } from './mlflow-source.js';
 
 /** Namespace of the run ids derived from ZenML's pipeline-run and step-run ids. */
 const MLFLOW_STEP_NAMESPACE = 'b2f0c6a4-3d7e-4f4a-9a51-0e8f3c2d7a61';
@@ -91,9 +91,7 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
     const existing = await this.findRunByUid(experimentId, init.uid);
     if (existing !== undefined) return this.ref(existing);
     const tags: Record<string, string> = {
-      'mlflow.user': safeUserName(),
-      'mlflow.source.type': 'LOCAL',
-      ...(process.argv[1] === undefined ? {} : { 'mlflow.source.name': process.argv[1] }),
+      ...sourceTags(init.source),
       ...this.config.tags,
       ...init.tags,
       ...(init.parent === undefined ? {} : { 'mlflow.parentRunId': init.parent.runId }),
@@ -297,13 +295,5 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
       );
     }
     return match[1]!.split('/').map(encodeURIComponent).join('/');
-  }
-}
-
-function safeUserName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
   }
 }

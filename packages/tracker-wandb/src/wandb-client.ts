@@ -101,6 +101,8 @@ export interface UpsertBucketInput {
   config?: string | null;
   host?: string | null;
   program?: string | null;
+  commit?: string | null;
+  repo?: string | null;
   jobType?: string | null;
   tags?: string[] | null;
 }

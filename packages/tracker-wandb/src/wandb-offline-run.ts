@@ -33,6 +33,7 @@ import {
 } from '@trackstack/core';
 import { VERSION } from './version.js';
 import { rawConsoleText } from './wandb-console.js';
+import type { WandbMetadata } from './wandb-metadata.js';
 import {
   encodeRecord,
   type HistoryKey,
@@ -67,9 +68,18 @@ export interface WandbOfflineRunOptions {
   producer?: string;
   /** The trackstack run's uid, kept in the run's ref. */
   uid?: string;
+  /** Where the run ran: the run record's git, and an environment record (wandb-metadata.json). */
+  metadata?: WandbMetadata;
 }
 
 const RUN_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A writer id like wandb-core's: 32 characters of [a-z0-9]. */
+function generateWriterId(): string {
+  let id = '';
+  for (let i = 0; i < 32; i++) id += RUN_ID_ALPHABET[randomInt(RUN_ID_ALPHABET.length)];
+  return id;
+}
 
 /** A run id like the SDK's: 8 characters of [a-z0-9]. */
 export function generateWandbRunId(): string {
@@ -166,14 +176,26 @@ export class WandbOfflineRun implements WandbRun {
           jobType: options.jobType,
           notes: options.notes,
           tags: options.tags,
-          host: options.host ?? hostname(),
+          host: options.host ?? options.metadata?.host ?? hostname(),
           startTimeMs: run.startTimeMs,
           config: [
             { key: '_wandb', valueJson: '{}' },
             ...keyedItems(options.config ?? {}, 'config'),
           ],
+          ...(options.metadata?.git === undefined ? {} : { git: options.metadata.git }),
         },
       });
+      const metadata = options.metadata;
+      if (metadata !== undefined) {
+        const { startedAt, ...rest } = metadata;
+        run.record({
+          environment: {
+            ...rest,
+            startedAtMs: Date.parse(startedAt),
+            writerId: generateWriterId(),
+          },
+        });
+      }
       run.log.flush();
     } catch (err) {
       run.log.close();

@@ -8,6 +8,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { hostname } from 'node:os';
+import { Readable } from 'node:stream';
 import type {
   ArtifactUpload,
   ConsoleLine,
@@ -24,6 +25,7 @@ import type {
 import { OUTPUT_LOG, outputLogLine } from './wandb-console.js';
 import { WandbError } from './wandb-error.js';
 import { type HistoryRow, historyRows, jsonWithNonFinite } from './wandb-history.js';
+import type { WandbMetadata } from './wandb-metadata.js';
 import { resumedRunState } from './wandb-resume.js';
 import { EXIT_CODES, type WandbRun } from './wandb-run.js';
 import { paramValue, runTags, wandbConfig } from './wandb-run-config.js';
@@ -108,8 +110,12 @@ export class WandbOnlineRun implements WandbRun {
     if (options.tags !== undefined) this.tags = [...new Set([...this.tags, ...options.tags])];
   }
 
-  /** Upserts the W&B run with its tags and config; W&B names the entity. */
-  async create(details: WandbRunDetails): Promise<void> {
+  /**
+   * Upserts the W&B run with its tags and config (W&B names the entity) and,
+   * when the run knows where it ran, uploads `wandb-metadata.json` as
+   * wandb-core does.
+   */
+  async create(details: WandbRunDetails, metadata?: WandbMetadata): Promise<void> {
     const bucket = await this.client.upsertBucket({
       name: this.runId,
       project: this.project,
@@ -120,11 +126,30 @@ export class WandbOnlineRun implements WandbRun {
       notes: details.notes,
       tags: this.tags,
       config: JSON.stringify(wandbConfig(this.config, this.uid)),
-      host: hostname(),
-      program: process.argv[1] ?? null,
+      host: metadata?.host ?? hostname(),
+      program: metadata?.program ?? null,
+      commit: metadata?.git?.commit ?? null,
+      repo: metadata?.git?.remote ?? null,
     });
     this.entity = bucket.project.entity.name;
     this.historyLines = bucket.historyLineCount ?? this.historyLines;
+    if (metadata !== undefined) await this.uploadMetadata(metadata);
+  }
+
+  private async uploadMetadata(metadata: WandbMetadata): Promise<void> {
+    const name = 'wandb-metadata.json';
+    const bytes = Buffer.from(JSON.stringify(metadata, null, 2));
+    const { uploadHeaders, files } = await this.client.createRunFiles(
+      this.entity,
+      this.project,
+      this.runId,
+      [name],
+    );
+    const target = files.find((file) => file.name === name);
+    if (target === undefined)
+      throw new WandbError(`CreateRunFiles gave no upload URL for ${name}`, { retryable: true });
+    await this.client.upload(target.uploadUrl, uploadHeaders, Readable.from([bytes]), bytes.length);
+    await this.stream({ uploaded: [name] });
   }
 
   ref(): RunRef {

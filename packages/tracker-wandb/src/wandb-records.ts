@@ -25,6 +25,7 @@ export const WANDB_FIELDS = {
     exit: 18,
     uuid: 19,
     header: 21,
+    environment: 26,
     _info: 200,
   },
   _RecordInfo: { stream_id: 1 },
@@ -43,6 +44,22 @@ export const WANDB_FIELDS = {
     host: 13,
     starting_step: 14,
     start_time: 17,
+    git: 21,
+  },
+  GitRepoRecord: { remote_url: 1, commit: 2 },
+  EnvironmentRecord: {
+    os: 1,
+    started_at: 3,
+    args: 5,
+    program: 6,
+    code_path: 7,
+    code_path_local: 8,
+    git: 9,
+    root: 11,
+    host: 12,
+    username: 13,
+    executable: 14,
+    writer_id: 199,
   },
   Timestamp: { seconds: 1, nanos: 2 },
   ConfigRecord: { update: 1, remove: 2 },
@@ -104,6 +121,31 @@ interface WandbRunRecord {
   startTimeMs?: number;
   /** The initial config, as ConfigItems (wandb puts `_wandb: {}` first). */
   config?: readonly WandbItem[];
+  /** `wandb sync` sends them with UpsertBucket (`commit`, `repo`). */
+  git?: WandbGitRecord;
+}
+
+interface WandbGitRecord {
+  remote?: string;
+  commit?: string;
+}
+
+/** `EnvironmentRecord` (wandb-metadata.json's fields, wandb-metadata.ts), and its writer. */
+interface WandbEnvironmentRecord {
+  os?: string;
+  /** Epoch milliseconds. */
+  startedAtMs?: number;
+  args?: readonly string[];
+  program?: string;
+  codePath?: string;
+  codePathLocal?: string;
+  git?: WandbGitRecord;
+  root?: string;
+  host?: string;
+  username?: string;
+  executable?: string;
+  /** wandb-core's id of the process that wrote it (32 characters of [a-z0-9]). */
+  writerId?: string;
 }
 
 interface WandbChangeRecord {
@@ -150,7 +192,8 @@ export type WandbRecordBody =
   | { history: WandbHistoryRecord }
   | { files: { files: readonly WandbFilesItem[] } }
   | { exit: WandbExitRecord }
-  | { outputRaw: WandbOutputRawRecord };
+  | { outputRaw: WandbOutputRawRecord }
+  | { environment: WandbEnvironmentRecord };
 
 export type WandbRecord = WandbRecordBody & {
   /** The record's sequence number in the log, from 1. */
@@ -209,6 +252,8 @@ export function encodeRecord(record: WandbRecord): Uint8Array {
         )
         .string(F.OutputRawRecord.line, text),
     );
+  } else if ('environment' in record) {
+    w.message(F.Record.environment, (e) => writeEnvironment(e, record.environment));
   } else if ('exit' in record) {
     const { exitCode, runtime = 0 } = record.exit;
     w.message(F.Record.exit, (e) =>
@@ -242,6 +287,37 @@ function writeRun(w: ProtobufWriter, run: WandbRunRecord): void {
       t.int64(F.Timestamp.seconds, seconds).int32(F.Timestamp.nanos, nanos),
     );
   }
+  const git = run.git;
+  if (git !== undefined) w.message(R.git, (g) => writeGit(g, git));
+}
+
+function writeGit(w: ProtobufWriter, git: WandbGitRecord): void {
+  w.string(F.GitRepoRecord.remote_url, git.remote ?? '').string(
+    F.GitRepoRecord.commit,
+    git.commit ?? '',
+  );
+}
+
+function writeEnvironment(w: ProtobufWriter, env: WandbEnvironmentRecord): void {
+  const E = F.EnvironmentRecord;
+  w.string(E.os, env.os ?? '');
+  if (env.startedAtMs !== undefined) {
+    const { seconds, nanos } = timestampOf(env.startedAtMs);
+    w.message(E.started_at, (t) =>
+      t.int64(F.Timestamp.seconds, seconds).int32(F.Timestamp.nanos, nanos),
+    );
+  }
+  w.repeatedString(E.args, env.args ?? [])
+    .string(E.program, env.program ?? '')
+    .string(E.code_path, env.codePath ?? '')
+    .string(E.code_path_local, env.codePathLocal ?? '');
+  const git = env.git;
+  if (git !== undefined) w.message(E.git, (g) => writeGit(g, git));
+  w.string(E.root, env.root ?? '')
+    .string(E.host, env.host ?? '')
+    .string(E.username, env.username ?? '')
+    .string(E.executable, env.executable ?? '')
+    .string(E.writer_id, env.writerId ?? '');
 }
 
 function writeChange(w: ProtobufWriter, change: WandbChangeRecord): void {

@@ -117,8 +117,11 @@ function view(run: WandbRun): BackendRunView {
     params,
     tags,
     metrics,
+    // wandb-metadata.json is W&B's own file (where the run ran), not an artifact.
     artifacts: Object.fromEntries(
-      Object.entries(run.files).map(([name, file]) => [name, file.sha256]),
+      Object.entries(run.files)
+        .filter(([name]) => name !== 'wandb-metadata.json')
+        .map(([name, file]) => [name, file.sha256]),
     ),
   };
 }
@@ -475,7 +478,13 @@ describe('against the real wandb SDK', () => {
       expect(sync.status, sync.output).toBe(0);
 
       const t = tracker({ tags: LOGICAL.tags }, oursServer);
-      const run = await t.startRun({ experiment: 'compare', id: 'compare01', name: 'compare run' });
+      // Started where the SDK's was: in `work`, outside any git repository.
+      const run = await t.startRun({
+        experiment: 'compare',
+        id: 'compare01',
+        name: 'compare run',
+        captureSource: { command: [process.execPath, join(work, 'train.js')], cwd: work },
+      });
       await logLogicalRun(run, work);
       expect((await run.end()).pendingEvents).toBe(0);
 
@@ -486,7 +495,9 @@ describe('against the real wandb SDK', () => {
       );
       expect(differences).toEqual([]);
       const ours = oursServer.run('compare01');
-      expect(ours.uploaded).toEqual([LOGICAL.file.name]);
+      // W&B's own wandb-metadata.json (as the SDK's sync uploads it), then the user's file.
+      expect(ours.uploaded).toEqual(['wandb-metadata.json', LOGICAL.file.name]);
+      expect(sdkServer.run('compare01').files['wandb-metadata.json']).toBeDefined();
       expect(sdkServer.run('compare01').files[LOGICAL.file.name]?.sha256).toBe(
         ours.files[LOGICAL.file.name]?.sha256,
       );
@@ -566,6 +577,10 @@ const ACCEPTED_DIFFERENCES: (string | RegExp)[] = [
   // The SDK also uploads files of its own (config.yaml, requirements.txt,
   // wandb-metadata.json, wandb-summary.json); model.txt is checked below.
   'CreateRunFiles#1.variables.files',
+  // Ours uploads wandb-metadata.json as soon as the run exists, as wandb-core does in a live
+  // run (its environment record follows the run record); `wandb sync` uploads it after the
+  // config's UpsertBucket.
+  /^graphql operations: expected \[ServerFeaturesQuery, UpsertBucket, UpsertBucket, CreateRunFiles\], got \[ServerFeaturesQuery, UpsertBucket, CreateRunFiles, UpsertBucket\]$/,
   'file_stream uploaded',
   'uploads',
 ];

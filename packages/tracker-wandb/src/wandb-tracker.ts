@@ -30,6 +30,7 @@ import {
   wandbRunIdProblem,
 } from './wandb-config.js';
 import { WandbError } from './wandb-error.js';
+import { wandbMetadata } from './wandb-metadata.js';
 import { WandbOfflineRun } from './wandb-offline-run.js';
 import { WandbOnlineRun, type WandbOnlineRunOptions } from './wandb-online-run.js';
 import { checkResume } from './wandb-resume.js';
@@ -255,6 +256,9 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
       tags,
       startTimeMs: init.startTime,
       uid: init.uid,
+      ...(init.source === undefined
+        ? {}
+        : { metadata: wandbMetadata(init.source, init.startTime) }),
     });
   }
 
@@ -292,13 +296,16 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
       }
     }
     this.created.add(`${project}/${runId}`);
-    await run.create({
-      entity: this.settings.entity ?? null,
-      displayName: this.config.run_name ?? init.name,
-      groupName: group ?? null,
-      jobType: this.config.job_type ?? null,
-      notes: this.config.notes ?? null,
-    });
+    await run.create(
+      {
+        entity: this.settings.entity ?? null,
+        displayName: this.config.run_name ?? init.name,
+        groupName: group ?? null,
+        jobType: this.config.job_type ?? null,
+        notes: this.config.notes ?? null,
+      },
+      init.source === undefined ? undefined : wandbMetadata(init.source, init.startTime),
+    );
     run.startHeartbeat();
     return run;
   }

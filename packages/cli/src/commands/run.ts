@@ -12,7 +12,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { FinalRunStatus } from '@trackstack/core';
-import { getTracker, RUN_ID_ENV, TRACKER_ENV } from '@trackstack/core';
+import { getTracker, RUN_ID_ENV, redactCommand, TRACKER_ENV } from '@trackstack/core';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../output.js';
@@ -47,7 +47,9 @@ Examples:
         const run = await tracker.startRun({
           ...(options.experiment === undefined ? {} : { experiment: options.experiment }),
           ...(options.name === undefined ? {} : { name: options.name }),
-          tags: { command: argv.join(' ').slice(0, 500) },
+          tags: { command: redactCommand(argv).join(' ').slice(0, 500) },
+          // The run's source is the command wrapped, not this CLI.
+          captureSource: { command: argv },
         });
         process.stderr.write(`trackstack: run ${run.uid} (${run.url})\n`);
         const logPath = join(run.dir, 'output.log');

@@ -210,6 +210,7 @@ async function showRun(
   printDetails(snapshot);
   printKeyValues('Params', 'param', snapshot.params);
   printKeyValues('Tags', 'tag', snapshot.tags);
+  printSource(snapshot);
   printMetrics(snapshot, histories);
   printArtifacts(snapshot);
   if (options.chart) {
@@ -239,6 +240,36 @@ function printDetails(run: RunSnapshot): void {
   for (const [label, value] of details) {
     if (value !== undefined) printLine(`${pc.bold(`${label}:`.padEnd(width))}${value}`);
   }
+}
+
+/** Where the run ran (`captureSource`): absent for runs that did not capture it. */
+function printSource(run: RunSnapshot): void {
+  const source = run.source;
+  if (source === undefined) return;
+  printSection('Source');
+  const git = source.git;
+  const rows: [string, string | undefined][] = [
+    [
+      'git commit',
+      git === undefined
+        ? undefined
+        : `${git.commit}${git.dirty === true ? ' (dirty)' : git.dirty === false ? '' : ' (dirty: unknown)'}`,
+    ],
+    ['git branch', git?.branch],
+    ['git remote', git?.remoteUrl],
+    ['entry point', source.entryPoint],
+    ['command', source.command.join(' ')],
+    ['user', source.user],
+    ['host', source.host],
+    ['node', source.node],
+    ['os', source.os],
+  ];
+  printTable(
+    ['field', 'value'],
+    rows
+      .filter((row): row is [string, string] => row[1] !== undefined)
+      .map(([k, v]) => [k, truncate(v)]),
+  );
 }
 
 function printKeyValues(title: string, keyHeader: string, values: Record<string, string>): void {

@@ -39,6 +39,39 @@ export interface ConsoleLine {
   timestamp: number;
 }
 
+/**
+ * Where a run ran, captured at `startRun` (unless `captureSource: false` or
+ * TRACKSTACK_CAPTURE_SOURCE=0). Each flavor writes it in its backend's own
+ * form (MLflow's `mlflow.source.*` tags, W&B's git, program and metadata).
+ * Credentials are already removed.
+ */
+export interface RunSource {
+  /** Absent outside a git repository, or when git is missing or too slow. */
+  git?: {
+    commit: string;
+    /** Absent on a detached HEAD. */
+    branch?: string;
+    /** `origin`'s URL (else the first remote's), without user or password. */
+    remoteUrl?: string;
+    /** Tracked files changed since the commit (absent when git could not say in time). */
+    dirty?: boolean;
+    /** The repository's top directory. */
+    root?: string;
+  };
+  /** Absolute path of the script that ran (or the program of a wrapped command). */
+  entryPoint?: string;
+  /** The command line, with secret-looking option values replaced by `***`. */
+  command: string[];
+  /** The working directory it ran in. */
+  cwd: string;
+  user?: string;
+  host: string;
+  /** `process.version`. */
+  node: string;
+  /** `os.type() os.release() os.arch()`, e.g. `Linux 6.8.0 x64`. */
+  os: string;
+}
+
 /** What a flavor gets to create a backend run. Everything here is already validated. */
 export interface RunInit {
   /** trackstack's own run id (UUIDv7), also written to the backend as tag `trackstack.uid`. */
@@ -51,6 +84,8 @@ export interface RunInit {
   startTime: number;
   /** The parent's backend ref, for nested runs (only when the flavor has `nestedRuns`). */
   parent?: RunRef | undefined;
+  /** Where the run ran (absent when capture is off). */
+  source?: RunSource | undefined;
 }
 
 /**

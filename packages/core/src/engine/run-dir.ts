@@ -13,7 +13,7 @@ import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { TrackstackError } from '../contract/errors.js';
-import type { RunRef, RunStatus } from '../contract/types.js';
+import type { RunRef, RunSource, RunStatus } from '../contract/types.js';
 
 export interface RunMeta {
   v: 1;
@@ -25,6 +25,8 @@ export interface RunMeta {
   status: RunStatus;
   tags: Record<string, string>;
   parentUid?: string | undefined;
+  /** Where the run ran (captured at start; absent when capture was off). */
+  source?: RunSource | undefined;
   /** Names of the trackers the run was started for (empty: local only). */
   destinations: string[];
   owner: { pid: number; host: string };

@@ -6,7 +6,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TrackstackError } from '../contract/errors.js';
 import { consoleLogger, type Logger } from '../contract/log.js';
-import type { ConsoleLine, MetricPoint, RunStatus } from '../contract/types.js';
+import type { ConsoleLine, MetricPoint, RunSource, RunStatus } from '../contract/types.js';
 import { JournalReader } from '../engine/journal.js';
 import { consoleLineOf, decodeMetrics } from '../engine/journal-records.js';
 import { RunDir, type RunMeta } from '../engine/run-dir.js';
@@ -39,6 +39,8 @@ export interface RunSnapshot extends RunSummary {
   /** Latest value of each metric (by step, then timestamp, then log order). */
   metrics: Record<string, number>;
   artifacts: LocalArtifact[];
+  /** Where the run ran (absent when capture was off, and for runs of earlier versions). */
+  source?: RunSource | undefined;
 }
 
 interface RunContents {
@@ -176,6 +178,7 @@ export class LocalRuns {
         tags,
         metrics,
         artifacts: [...artifacts.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
+        ...(meta.source === undefined ? {} : { source: meta.source }),
       },
       history,
       console,

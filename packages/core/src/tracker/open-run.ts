@@ -16,6 +16,7 @@ import { JournalReader, JournalWriter } from '../engine/journal.js';
 import { JournalTail } from '../engine/journal-tail.js';
 import { MetricBuffer } from '../engine/metric-buffer.js';
 import { currentOwner, ownerAlive, RunDir, type RunMeta } from '../engine/run-dir.js';
+import { captureSource, type SourceOptions } from '../engine/source.js';
 import { checkParamConflict, flattenParams, normalizeTags } from '../engine/validation.js';
 import { forgetRun, trackRun } from './process-hooks.js';
 import type { Run } from './run.js';
@@ -24,6 +25,8 @@ import { RunImpl } from './run-impl.js';
 /** Set by `trackstack run` for its child: trackstack code there attaches to that run. */
 export const RUN_ID_ENV = 'TRACKSTACK_RUN_ID';
 export const DEFAULT_EXPERIMENT = 'Default';
+/** `0` turns source capture off for every run of the process (`captureSource`). */
+export const CAPTURE_SOURCE_ENV = 'TRACKSTACK_CAPTURE_SOURCE';
 
 export interface StartRunOptions {
   /** Experiment (MLflow) or project-level grouping; default "Default". */
@@ -67,6 +70,13 @@ export interface StartRunOptions {
    * still shows it. Default false.
    */
   captureConsole?: boolean;
+  /**
+   * Record where the run ran: git commit, branch, remote (credentials
+   * removed), dirty or not, entry point, command line, user, host, Node, OS.
+   * Default true; false (or TRACKSTACK_CAPTURE_SOURCE=0) turns it off. An
+   * object says which command ran (`trackstack run` passes the one it wraps).
+   */
+  captureSource?: boolean | SourceOptions;
 }
 
 /**
@@ -113,6 +123,11 @@ export async function openRun(
   let earlierSegments: string[] = [];
   if (meta === undefined) {
     const startTime = Date.now();
+    const source = sourceWanted(options.captureSource)
+      ? await captureSource(
+          typeof options.captureSource === 'object' ? options.captureSource : undefined,
+        )
+      : undefined;
     meta = {
       v: 1,
       uid,
@@ -122,6 +137,7 @@ export async function openRun(
       status: 'RUNNING',
       tags: Object.fromEntries(startTags.map((t) => [t.key, t.value])),
       parentUid: options.parent?.uid,
+      ...(source === undefined ? {} : { source }),
       destinations: destinations.map((d) => d.name),
       owner: currentOwner(),
     };
@@ -245,7 +261,15 @@ async function runInit(
     tags: { ...meta.tags, [UID_TAG]: meta.uid },
     startTime: meta.startTime,
     parent: parentRef,
+    ...(meta.source === undefined ? {} : { source: meta.source }),
   };
+}
+
+/** captureSource, else TRACKSTACK_CAPTURE_SOURCE (0/false/no/off: off), else on. */
+function sourceWanted(option: StartRunOptions['captureSource']): boolean {
+  if (option !== undefined) return option !== false;
+  const env = process.env[CAPTURE_SOURCE_ENV]?.trim().toLowerCase();
+  return !(env === '0' || env === 'false' || env === 'no' || env === 'off');
 }
 
 /**

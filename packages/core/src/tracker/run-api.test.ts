@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendError } from '../contract/errors.js';
@@ -11,6 +11,7 @@ import { InMemoryBackend, InMemoryTracker } from '../testing/in-memory-tracker.j
 import { currentRun } from './context.js';
 import { getTracker } from './get-tracker.js';
 import type { StartRunOptions } from './open-run.js';
+import { CAPTURE_SOURCE_ENV } from './open-run.js';
 import type { Run } from './run.js';
 import { syncRun } from './sync.js';
 import { createTracker } from './tracker.js';
@@ -289,5 +290,37 @@ describe('review fixes', () => {
     await expect(syncRun({ uid: run.uid, tracker: local(), logger: silentLogger })).rejects.toThrow(
       /nothing to sync/,
     );
+  });
+});
+
+describe('where a run ran (captureSource)', () => {
+  it('records the source in run.json, hands it to the backend, and can be turned off', async () => {
+    const tracker = memory('source');
+    const run = await tracker.startRun({ experiment: 'source' });
+    await run.end();
+    const source = (await new LocalRuns(storeDir).get(run.uid)).source;
+    expect(source).toMatchObject({ host: hostname(), node: process.version });
+    expect(source?.command).toEqual(process.argv);
+    const stored = [...InMemoryBackend.get('source').runs.values()].find(
+      (r) => r.init.uid === run.uid,
+    );
+    expect(stored?.init.source).toEqual(source);
+
+    const off = await tracker.startRun({ experiment: 'source', captureSource: false });
+    await off.end();
+    expect((await new LocalRuns(storeDir).get(off.uid)).source).toBeUndefined();
+
+    process.env[CAPTURE_SOURCE_ENV] = '0';
+    try {
+      const envOff = await tracker.startRun({ experiment: 'source' });
+      await envOff.end();
+      expect((await new LocalRuns(storeDir).get(envOff.uid)).source).toBeUndefined();
+      // The option wins over the environment.
+      const on = await tracker.startRun({ experiment: 'source', captureSource: true });
+      await on.end();
+      expect((await new LocalRuns(storeDir).get(on.uid)).source).toBeDefined();
+    } finally {
+      delete process.env[CAPTURE_SOURCE_ENV];
+    }
   });
 });

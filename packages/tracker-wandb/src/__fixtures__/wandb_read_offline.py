@@ -253,7 +253,7 @@ def fields():
         pb.Record, pb.Control, pb.HeaderRecord, pb.VersionInfo, pb.RunRecord,
         pb.ConfigRecord, pb.ConfigItem, pb.HistoryRecord, pb.HistoryItem, pb.HistoryStep,
         pb.SummaryRecord, pb.SummaryItem, pb.FilesRecord, pb.FilesItem, pb.RunExitRecord,
-        pb.OutputRawRecord, timestamp_pb2.Timestamp,
+        pb.OutputRawRecord, pb.GitRepoRecord, pb.EnvironmentRecord, timestamp_pb2.Timestamp,
     ]
     out = {}
     for message in messages:
