@@ -10,6 +10,7 @@
  * inspect with causes), every file under the store but secrets.json, and every URL the proxy
  * and the TLS server saw is searched for the secret, its base64 Basic form and its URL form.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   mkdirSync,
@@ -146,6 +147,23 @@ beforeAll(async () => {
   flavorPackage('sneaky-flavor', 'sneaky', false);
   flavorPackage('declared-flavor', 'declared', true);
   writeFileSync(join(project, 'train.mjs'), readFileSync(join(FIXTURES, 'secret-child.mjs')));
+  // The project is a git checkout whose remote URL holds the secret (a token in the URL, as
+  // CI checkouts have): where-a-run-ran capture must record the remote without it.
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: project,
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@example.com',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@example.com',
+      },
+    });
+  git('init', '-q', '-b', 'main');
+  git('add', 'train.mjs');
+  git('commit', '-q', '-m', 'train');
+  git('remote', 'add', 'origin', `https://ci:${SECRET}@example.com/org/repo.git`);
 });
 
 afterAll(async () => {
@@ -232,7 +250,15 @@ describe('a planted secret', () => {
     expect(untrusted.code).toBe(1);
     expect(untrusted.stderr).toMatch(/TLS certificate was not accepted/);
 
-    const wrapped = await cli(['run', '--tracker', 'prod', '--', process.execPath, 'train.mjs']);
+    const wrapped = await cli([
+      'run',
+      '--tracker',
+      'prod',
+      '--',
+      process.execPath,
+      'train.mjs',
+      `--api-token=${SECRET}`,
+    ]);
     expect(wrapped.code, wrapped.stderr).toBe(0);
     uids.prod = /run ([0-9a-f-]{36})/.exec(wrapped.stderr)![1]!;
     const refusedRun = await cli(['run', '--tracker', 'tok', '--', process.execPath, 'train.mjs']);
@@ -257,7 +283,11 @@ describe('a planted secret', () => {
       for (const uid of Object.values(uids)) {
         const [id] = await oracle.find('secure', uid);
         expect(id, uid).toBeDefined();
-        expect((await oracle.run(id!)).metrics.loss?.count).toBe(20);
+        const held = await oracle.run(id!);
+        expect(held.metrics.loss?.count).toBe(20);
+        // Where it ran arrived, without the secret of the remote or of the command line.
+        expect(held.tags['mlflow.source.git.repoURL']).toBe('https://example.com/org/repo.git');
+        keep(`MLflow run ${id}`, JSON.stringify(held));
       }
     } finally {
       oracle.close();

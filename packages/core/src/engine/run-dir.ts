@@ -13,7 +13,13 @@ import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { TrackstackError } from '../contract/errors.js';
-import type { RunRef, RunSource, RunStatus } from '../contract/types.js';
+import {
+  type RunInit,
+  type RunRef,
+  type RunSource,
+  type RunStatus,
+  UID_TAG,
+} from '../contract/types.js';
 
 export interface RunMeta {
   v: 1;
@@ -178,6 +184,19 @@ export class RunDir {
 /** When a segment was created (its name starts with the time in base 36). */
 function segmentStartTime(segment: string): number {
   return Number.parseInt(segment.slice(0, segment.indexOf('-')), 36);
+}
+
+/** What a flavor gets to create the run of `meta` (every path that creates one uses this). */
+export function runInitOf(meta: RunMeta, parent?: RunRef): RunInit {
+  return {
+    uid: meta.uid,
+    experiment: meta.experiment,
+    name: meta.name,
+    tags: { ...meta.tags, [UID_TAG]: meta.uid },
+    startTime: meta.startTime,
+    ...(parent === undefined ? {} : { parent }),
+    ...(meta.source === undefined ? {} : { source: meta.source }),
+  };
 }
 
 export function currentOwner(): { pid: number; host: string } {

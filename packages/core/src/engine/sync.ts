@@ -8,11 +8,11 @@ import type { ExperimentBackend } from '../contract/backend.js';
 import { TrackstackError } from '../contract/errors.js';
 import { consoleLogger, type Logger } from '../contract/log.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../contract/retry.js';
-import { type FinalRunStatus, type RunInit, UID_TAG } from '../contract/types.js';
+import type { FinalRunStatus, RunInit, RunRef } from '../contract/types.js';
 import { Delivery, type DeliveryStatus } from './delivery.js';
 import { JournalReader, JournalWriter } from './journal.js';
 import { type EndRecord, recordEvents } from './journal-records.js';
-import { currentOwner, ownerAlive, RunDir } from './run-dir.js';
+import { currentOwner, ownerAlive, RunDir, runInitOf } from './run-dir.js';
 
 export interface SyncOptions {
   uid: string;
@@ -89,13 +89,19 @@ export async function syncToBackend(
     total += 1;
   }
 
-  const init = async (): Promise<RunInit> => ({
-    uid: meta.uid,
-    experiment: meta.experiment,
-    name: meta.name,
-    tags: { ...meta.tags, [UID_TAG]: meta.uid },
-    startTime: meta.startTime,
-  });
+  // A child run nests under its parent where the parent already has a run in this backend.
+  const init = async (): Promise<RunInit> => {
+    let parent: RunRef | undefined;
+    if (meta.parentUid !== undefined && backend.capabilities.nestedRuns) {
+      try {
+        parent = (await new RunDir(options.storeDir, meta.parentUid).readDeliveryState(destination))
+          .ref;
+      } catch {
+        parent = undefined;
+      }
+    }
+    return runInitOf(meta, parent);
+  };
   const delivery = new Delivery({
     runDir: dir,
     destination,

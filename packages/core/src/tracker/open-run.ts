@@ -9,13 +9,13 @@ import { uuidV7 } from '../contract/ids.js';
 import type { LoggingLimits } from '../contract/limits.js';
 import { consoleLogger, type Logger } from '../contract/log.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../contract/retry.js';
-import { type RunInit, UID_TAG } from '../contract/types.js';
+import type { RunInit } from '../contract/types.js';
 import { ConsoleRecorder } from '../engine/console.js';
 import { Delivery } from '../engine/delivery.js';
 import { JournalReader, JournalWriter } from '../engine/journal.js';
 import { JournalTail } from '../engine/journal-tail.js';
 import { MetricBuffer } from '../engine/metric-buffer.js';
-import { currentOwner, ownerAlive, RunDir, type RunMeta } from '../engine/run-dir.js';
+import { currentOwner, ownerAlive, RunDir, type RunMeta, runInitOf } from '../engine/run-dir.js';
 import { captureSource, type SourceOptions } from '../engine/source.js';
 import { checkParamConflict, flattenParams, normalizeTags } from '../engine/validation.js';
 import { forgetRun, trackRun } from './process-hooks.js';
@@ -254,15 +254,7 @@ async function runInit(
   if (parent !== undefined && destination.capabilities.nestedRuns) {
     parentRef = await parent.backendRef(destination.name);
   }
-  return {
-    uid: meta.uid,
-    experiment: meta.experiment,
-    name: meta.name,
-    tags: { ...meta.tags, [UID_TAG]: meta.uid },
-    startTime: meta.startTime,
-    parent: parentRef,
-    ...(meta.source === undefined ? {} : { source: meta.source }),
-  };
+  return runInitOf(meta, parentRef);
 }
 
 /** captureSource, else TRACKSTACK_CAPTURE_SOURCE (0/false/no/off: off), else on. */

@@ -324,3 +324,23 @@ describe('where a run ran (captureSource)', () => {
     }
   });
 });
+
+describe('sync to another backend', () => {
+  it('gives the run its source, and nests a child under its parent once the parent is there', async () => {
+    const parent = await local().startRun({ experiment: 'later' });
+    const child = await local().startRun({ experiment: 'later', parent });
+    await child.end();
+    await parent.end();
+    const target = memory('later');
+    for (const uid of [parent.uid, child.uid]) {
+      const report = await syncRun({ uid, tracker: target, logger: silentLogger });
+      expect(report.pendingEvents).toBe(0);
+    }
+    const runs = [...InMemoryBackend.get('later').runs.values()];
+    const parentRun = runs.find((r) => r.init.uid === parent.uid)!;
+    const childRun = runs.find((r) => r.init.uid === child.uid)!;
+    expect(parentRun.init.source).toEqual((await new LocalRuns(storeDir).get(parent.uid)).source);
+    expect(parentRun.init.source?.node).toBe(process.version);
+    expect(childRun.init.parent?.runId).toBe(parentRun.runId);
+  });
+});
