@@ -3,7 +3,7 @@
  * prints the headline table (from results/latest.json) and writes it, with
  * every benchmark's own table, to results/summary.md.
  *
- * Usage: node run-all.mjs [--quick] [--full] [--only startup,hot-path,memory,wandb-offline,ingest]
+ * Usage: node run-all.mjs [--quick] [--full] [--only startup,hot-path,memory,wandb-offline,ingest,system-metrics]
  *   --quick  small sizes, one repetition: a smoke test of the scripts, not a measurement
  *   --full   the issue's full ingest size (1e6 points; long on SQLite)
  */
@@ -25,12 +25,13 @@ import {
 const opts = options({
   quick: false,
   full: false,
-  only: 'startup,hot-path,memory,wandb-offline,ingest',
+  only: 'startup,hot-path,memory,wandb-offline,ingest,system-metrics',
 });
 const only = new Set(opts.only.split(','));
 
 const QUICK = {
   startup: ['--reps', '10'],
+  'system-metrics': ['--reps', '1', '--seconds', '2'],
   'hot-path': [
     '--points',
     '200000',
@@ -66,9 +67,14 @@ const QUICK = {
 };
 const FULL = { ingest: ['--points', '1000000'] };
 
-const scripts = ['startup', 'hot-path', 'memory', 'wandb-offline', 'ingest'].filter((s) =>
-  only.has(s),
-);
+const scripts = [
+  'startup',
+  'hot-path',
+  'memory',
+  'wandb-offline',
+  'ingest',
+  'system-metrics',
+].filter((s) => only.has(s));
 const started = new Date().toISOString();
 const failed = [];
 for (const name of scripts) {
@@ -213,6 +219,19 @@ if (memory) {
     ratio: '',
     target: 'all',
     result: verdict(all),
+  });
+}
+const system = fresh('system-metrics');
+if (system?.rates.ours !== undefined) {
+  const { ours, mlflow } = system.rates;
+  rows.push({
+    bench: '6. system metrics',
+    measure: "CPU ms per sample, vs MLflow's own monitors (psutil)",
+    ours: fmt(ours),
+    theirs: fmt(mlflow),
+    ratio: fmtRatio(ours / mlflow),
+    target: '',
+    result: '',
   });
 }
 const startup = fresh('startup');

@@ -425,6 +425,31 @@ console.error('a warning\\nprogress 50%\\rprogress 100%');`),
     for (const text of printed) expect(text).not.toContain(SECRET);
   });
 
+  it('shows system metrics in their own section', async () => {
+    await writeFile(
+      join(work, 'sampled.mjs'),
+      `import { getTracker } from '@trackstack/core';
+const run = await (await getTracker()).startRun({ systemMetrics: { intervalS: 0.2 } });
+run.logMetric('loss', 0.5);
+await new Promise((resolve) => setTimeout(resolve, 700));
+await run.end();
+console.log(run.uid);`,
+    );
+    const script = spawnSync(process.execPath, ['sampled.mjs'], {
+      cwd: work,
+      encoding: 'utf8',
+      env: { ...process.env, TRACKSTACK_HOME: home },
+      timeout: 60_000,
+    });
+    expect(script.status, script.stderr).toBe(0);
+    const uid = script.stdout.trim();
+    const human = ok(['runs', 'show', uid, '--no-chart']).stdout;
+    const system = human.indexOf('System metrics');
+    expect(system).toBeGreaterThan(human.indexOf('Metrics'));
+    expect(human.slice(system)).toContain('system/cpu_utilization_percentage');
+    expect(human.slice(0, system)).toContain('loss');
+  });
+
   it('lets several worker processes of the command log to the same run', async () => {
     await writeFile(
       join(work, 'worker.mjs'),

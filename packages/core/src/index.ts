@@ -81,6 +81,10 @@ export {
 } from './contract/types.js';
 export { forEachMetric, type MetricVisitor, type WriteBatch } from './contract/write-batch.js';
 export { redactCommand, type SourceOptions } from './engine/source.js';
+export {
+  DEFAULT_SYSTEM_METRICS_INTERVAL_S,
+  SYSTEM_METRIC_PREFIX,
+} from './engine/system-metrics.js';
 // Validation rules, for flavors that check more than core does
 export {
   flattenParams,
@@ -123,6 +127,11 @@ export type {
   Run,
 } from './tracker/run.js';
 export { type SyncOptions, type SyncReport, syncRun } from './tracker/sync.js';
+export {
+  SYSTEM_METRICS_ENV,
+  SYSTEM_METRICS_INTERVAL_ENV,
+  type SystemMetricsOptions,
+} from './tracker/system-monitor.js';
 export {
   type CreateTrackerOptions,
   createTracker,

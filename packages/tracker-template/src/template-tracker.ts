@@ -89,6 +89,9 @@ export class TemplateExperimentTracker extends BaseExperimentTracker<TemplateCon
 
   /** Idempotent by uid: the server returns the run that already has `init.uid`. */
   async createRun(init: RunInit): Promise<RunRef> {
+    // `init.source` says where the run ran (git, command, host, ...): a backend with fields for
+    // it maps them here (MLflow's mlflow.source.* tags, W&B's wandb-metadata.json). System
+    // metrics need nothing: they arrive as `system/...` metrics in writeBatch.
     const run = await this.client.createRun({
       uid: init.uid,
       experiment: init.experiment,

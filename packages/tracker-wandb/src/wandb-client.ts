@@ -121,6 +121,7 @@ export interface ResumeStatus {
   summaryMetrics?: string | null;
   historyLineCount?: number | null;
   logLineCount?: number | null;
+  eventsLineCount?: number | null;
   historyTail?: string | null;
   config?: string | null;
   tags?: string[] | null;

@@ -36,6 +36,7 @@ import { rawConsoleText } from './wandb-console.js';
 import type { WandbMetadata } from './wandb-metadata.js';
 import {
   encodeRecord,
+  formatWandbNumber,
   type HistoryKey,
   HistoryRowEncoder,
   keyedItems,
@@ -45,6 +46,7 @@ import {
 } from './wandb-records.js';
 import { EXIT_CODES, type WandbRun } from './wandb-run.js';
 import { paramValue } from './wandb-run-config.js';
+import { isSystemKey, SystemSamples, type WandbSystemSample } from './wandb-system.js';
 import { WandbTransactionLogWriter } from './wandb-transaction-log.js';
 
 export interface WandbOfflineRunOptions {
@@ -300,7 +302,14 @@ export class WandbOfflineRun implements WandbRun {
     let step = -1;
     let timestampMs = 0;
     let n = 0;
+    let samples: SystemSamples | undefined;
     forEachMetric(batch, (key, value, pointStep, timestamp) => {
+      // System metrics are W&B stats records, not history.
+      if (isSystemKey(key)) {
+        samples ??= new SystemSamples();
+        samples.add(key, value, pointStep, timestamp);
+        return;
+      }
       if (n > 0 && pointStep !== step) {
         this.checkRow(step, timestampMs);
         this.applyRow(step, n, timestampMs);
@@ -317,6 +326,21 @@ export class WandbOfflineRun implements WandbRun {
       this.checkRow(step, timestampMs);
       this.applyRow(step, n, timestampMs);
     }
+    for (const sample of samples?.take() ?? []) this.stats(sample);
+  }
+
+  /** One system sample as wandb-core records it: a `stats` record (always sent by `wandb sync`). */
+  private stats(sample: WandbSystemSample): void {
+    this.ensureOpen();
+    this.record(
+      {
+        stats: {
+          timestampMs: sample.timestampMs,
+          items: sample.items.map(([key, value]) => ({ key, valueJson: formatWandbNumber(value) })),
+        },
+      },
+      false,
+    );
   }
 
   private checkRow(step: number, timestampMs: number): void {

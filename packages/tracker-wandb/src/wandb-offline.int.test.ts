@@ -105,6 +105,7 @@ const FIELD_TYPES: {
     summary: 'message',
     config: 'message',
     files: 'message',
+    stats: 'message',
     output_raw: 'message',
     control: 'message',
     run: 'message',
@@ -115,6 +116,9 @@ const FIELD_TYPES: {
     _info: 'message',
   },
   _RecordInfo: { stream_id: 'string' },
+  Control: { always_send: 'bool' },
+  StatsRecord: { stats_type: 'enum', timestamp: 'message', item: 'message' },
+  StatsItem: { key: 'string', value_json: 'string' },
   HeaderRecord: { version_info: 'message' },
   VersionInfo: { producer: 'string', min_consumer: 'string' },
   RunRecord: {
@@ -163,6 +167,7 @@ const FIELD_TYPES: {
 const REPEATED = new Set([
   'RunRecord.tags',
   'EnvironmentRecord.args',
+  'StatsRecord.item',
   'ConfigRecord.update',
   'ConfigRecord.remove',
   'ConfigItem.nested_key',

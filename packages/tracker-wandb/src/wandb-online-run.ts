@@ -29,6 +29,7 @@ import type { WandbMetadata } from './wandb-metadata.js';
 import { resumedRunState } from './wandb-resume.js';
 import { EXIT_CODES, type WandbRun } from './wandb-run.js';
 import { paramValue, runTags, wandbConfig } from './wandb-run-config.js';
+import { isSystemKey, SystemSamples, type WandbSystemSample } from './wandb-system.js';
 
 /** W&B's own client sends an empty file_stream request after this much silence. */
 const DEFAULT_HEARTBEAT_S = 30;
@@ -73,6 +74,8 @@ export class WandbOnlineRun implements WandbRun {
   private consoleBase = 0;
   /** Lines of wandb-history.jsonl the service holds. */
   private historyLines = 0;
+  /** Lines of wandb-events.jsonl (system metrics) the service holds. */
+  private eventsLines = 0;
   /** The last row sent: a batch that continues its step rewrites it at its offset. */
   private lastRow: HistoryRow | undefined;
   private lastRequestAt = Date.now();
@@ -102,6 +105,7 @@ export class WandbOnlineRun implements WandbRun {
   ): void {
     const resumed = resumedRunState(status);
     this.historyLines = resumed.historyLines;
+    this.eventsLines = status.eventsLineCount ?? this.eventsLines;
     if (resumed.tags !== undefined) this.tags = resumed.tags;
     this.summary = resumed.summary;
     Object.assign(this.config, resumed.config);
@@ -175,7 +179,14 @@ export class WandbOnlineRun implements WandbRun {
       this.tags = this.tags.filter((t) => !(name !== '' && t.startsWith(name)));
       this.tags.push(tag);
     }
-    const rows = historyRows(batch.metrics);
+    // System metrics go to wandb-events.jsonl, the rest to history.
+    const samples = new SystemSamples();
+    const history = batch.metrics.filter((point) => {
+      if (!isSystemKey(point.key)) return true;
+      samples.add(point.key, point.value, point.step, point.timestamp);
+      return false;
+    });
+    const rows = historyRows(history);
     if (batch.params.length > 0 || batch.tags.length > 0 || this.tags.length !== tagsBefore) {
       Object.assign(this.config, configUpdate);
       // Config updates resend the whole config, as W&B's client does.
@@ -188,9 +199,28 @@ export class WandbOnlineRun implements WandbRun {
       });
     }
     if (rows.length > 0) await this.sendHistory(rows);
+    const events = samples.take();
+    if (events.length > 0) await this.sendEvents(events);
     if (batch.console !== undefined && batch.console.length > 0) {
       await this.sendConsole(batch.console);
     }
+  }
+
+  /** System samples as wandb-core streams them: a `wandb-events.jsonl` line each. */
+  private async sendEvents(samples: WandbSystemSample[]): Promise<void> {
+    const content = samples.map((sample) => {
+      const line: Record<string, unknown> = {
+        _wandb: true,
+        _timestamp: sample.timestampMs / 1000,
+        _runtime: Math.max(0, (sample.timestampMs - this.startTime) / 1000),
+      };
+      for (const [key, value] of sample.items) line[`system.${key}`] = value;
+      return jsonWithNonFinite(line);
+    });
+    await this.stream({
+      files: { 'wandb-events.jsonl': { offset: this.eventsLines, content } },
+    });
+    this.eventsLines += content.length;
   }
 
   async upload(artifact: ArtifactUpload): Promise<void> {

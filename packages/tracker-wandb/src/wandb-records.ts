@@ -19,6 +19,7 @@ export const WANDB_FIELDS = {
     summary: 3,
     config: 5,
     files: 6,
+    stats: 7,
     output_raw: 13,
     control: 16,
     run: 17,
@@ -29,6 +30,9 @@ export const WANDB_FIELDS = {
     _info: 200,
   },
   _RecordInfo: { stream_id: 1 },
+  Control: { always_send: 5 },
+  StatsRecord: { stats_type: 1, timestamp: 2, item: 3 },
+  StatsItem: { key: 1, value_json: 16 },
   HeaderRecord: { version_info: 1 },
   VersionInfo: { producer: 1, min_consumer: 2 },
   RunRecord: {
@@ -130,6 +134,13 @@ interface WandbGitRecord {
   commit?: string;
 }
 
+/** A system-metrics sample (`StatsRecord`, type SYSTEM); items are W&B's keys without `system.`. */
+interface WandbStatsRecord {
+  /** Epoch milliseconds. */
+  timestampMs: number;
+  items: readonly { key: string; valueJson: string }[];
+}
+
 /** `EnvironmentRecord` (wandb-metadata.json's fields, wandb-metadata.ts), and its writer. */
 interface WandbEnvironmentRecord {
   os?: string;
@@ -193,7 +204,8 @@ export type WandbRecordBody =
   | { files: { files: readonly WandbFilesItem[] } }
   | { exit: WandbExitRecord }
   | { outputRaw: WandbOutputRawRecord }
-  | { environment: WandbEnvironmentRecord };
+  | { environment: WandbEnvironmentRecord }
+  | { stats: WandbStatsRecord };
 
 export type WandbRecord = WandbRecordBody & {
   /** The record's sequence number in the log, from 1. */
@@ -207,6 +219,8 @@ const F = WANDB_FIELDS;
 /** One `Record` message, fields in the order protobuf-go marshals them (non-oneof fields first). */
 export function encodeRecord(record: WandbRecord): Uint8Array {
   const w = new ProtobufWriter().int64(F.Record.num, record.num);
+  // wandb-core sends stats records however the run is synced (`control.always_send`).
+  if ('stats' in record) w.message(F.Record.control, (c) => c.bool(F.Control.always_send, true));
   const { streamId } = record;
   if (streamId) w.message(F.Record._info, (i) => i.string(F._RecordInfo.stream_id, streamId));
 
@@ -252,6 +266,20 @@ export function encodeRecord(record: WandbRecord): Uint8Array {
         )
         .string(F.OutputRawRecord.line, text),
     );
+  } else if ('stats' in record) {
+    const { timestampMs, items } = record.stats;
+    const { seconds, nanos } = timestampOf(timestampMs);
+    w.message(F.Record.stats, (st) => {
+      // stats_type SYSTEM is 0, the default: not written.
+      st.message(F.StatsRecord.timestamp, (t) =>
+        t.int64(F.Timestamp.seconds, seconds).int32(F.Timestamp.nanos, nanos),
+      );
+      for (const item of items) {
+        st.message(F.StatsRecord.item, (i) =>
+          i.string(F.StatsItem.key, item.key).string(F.StatsItem.value_json, item.valueJson),
+        );
+      }
+    });
   } else if ('environment' in record) {
     w.message(F.Record.environment, (e) => writeEnvironment(e, record.environment));
   } else if ('exit' in record) {

@@ -30,6 +30,7 @@ export {
   type EnsurePythonEnvOptions,
   ensurePythonEnv,
   MLFLOW_REQUIREMENTS,
+  MLFLOW_SYSTEM_METRICS_REQUIREMENTS,
   MLFLOW_S3_REQUIREMENTS,
   PYTHON_ENV_MARKER,
   type PythonEnv,

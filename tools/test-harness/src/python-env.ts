@@ -23,6 +23,15 @@ export const MLFLOW_S3_REQUIREMENTS: readonly string[] = Object.freeze([
   'moto[server]==5.2.5',
 ]);
 
+/**
+ * MLflow's client with psutil, which `start_run(log_system_metrics=True)` needs: the oracle
+ * for the names, units and steps of system metrics.
+ */
+export const MLFLOW_SYSTEM_METRICS_REQUIREMENTS: readonly string[] = Object.freeze([
+  ...MLFLOW_REQUIREMENTS,
+  'psutil==7.2.2',
+]);
+
 /** The real W&B SDK, the oracle for the W&B wire format and offline files. */
 export const WANDB_REQUIREMENTS: readonly string[] = Object.freeze(['wandb==0.30.0']);
 

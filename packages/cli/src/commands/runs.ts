@@ -6,7 +6,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MetricPoint, RunStatus } from '@trackstack/core';
-import { LocalRuns, type RunSnapshot, type RunSummary, TrackstackError } from '@trackstack/core';
+import {
+  LocalRuns,
+  type RunSnapshot,
+  type RunSummary,
+  SYSTEM_METRIC_PREFIX,
+  TrackstackError,
+} from '@trackstack/core';
 import asciichart from 'asciichart';
 import type { Command } from 'commander';
 import pc from 'picocolors';
@@ -215,7 +221,7 @@ async function showRun(
   printArtifacts(snapshot);
   if (options.chart) {
     for (const [key, points] of sortedEntries(histories)) {
-      if (points.length >= 2) printChart(key, [{ label: key, points, color: 0 }]);
+      if (points.length >= 2 && !isSystem(key)) printChart(key, [{ label: key, points, color: 0 }]);
     }
   }
 }
@@ -285,9 +291,24 @@ function printKeyValues(title: string, keyHeader: string, values: Record<string,
   );
 }
 
+/** System metrics (`system/…`, sampled by core) get their own section after the run's own. */
+const isSystem = (key: string) => key.startsWith(SYSTEM_METRIC_PREFIX);
+
 function printMetrics(run: RunSnapshot, histories: Record<string, MetricPoint[]>): void {
-  printSection('Metrics');
-  const entries = sortedEntries(run.metrics);
+  printMetricTable('Metrics', run, histories, (key) => !isSystem(key), true);
+  printMetricTable('System metrics', run, histories, isSystem, false);
+}
+
+function printMetricTable(
+  title: string,
+  run: RunSnapshot,
+  histories: Record<string, MetricPoint[]>,
+  which: (key: string) => boolean,
+  always: boolean,
+): void {
+  const entries = sortedEntries(run.metrics).filter(([key]) => which(key));
+  if (entries.length === 0 && !always) return;
+  printSection(title);
   if (entries.length === 0) {
     printLine('  (none)');
     return;

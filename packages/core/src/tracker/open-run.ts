@@ -13,14 +13,21 @@ import type { RunInit } from '../contract/types.js';
 import { ConsoleRecorder } from '../engine/console.js';
 import { Delivery } from '../engine/delivery.js';
 import { JournalReader, JournalWriter } from '../engine/journal.js';
+import { decodeMetrics } from '../engine/journal-records.js';
 import { JournalTail } from '../engine/journal-tail.js';
 import { MetricBuffer } from '../engine/metric-buffer.js';
 import { currentOwner, ownerAlive, RunDir, type RunMeta, runInitOf } from '../engine/run-dir.js';
 import { captureSource, type SourceOptions } from '../engine/source.js';
+import { SYSTEM_METRIC_PREFIX } from '../engine/system-metrics.js';
 import { checkParamConflict, flattenParams, normalizeTags } from '../engine/validation.js';
 import { forgetRun, trackRun } from './process-hooks.js';
 import type { Run } from './run.js';
 import { RunImpl } from './run-impl.js';
+import {
+  resolveSystemMetrics,
+  type SystemMetricsOptions,
+  startSystemMonitor,
+} from './system-monitor.js';
 
 /** Set by `trackstack run` for its child: trackstack code there attaches to that run. */
 export const RUN_ID_ENV = 'TRACKSTACK_RUN_ID';
@@ -77,6 +84,13 @@ export interface StartRunOptions {
    * object says which command ran (`trackstack run` passes the one it wraps).
    */
   captureSource?: boolean | SourceOptions;
+  /**
+   * Sample what the machine is doing (CPU, memory, disk, network, GPUs) every
+   * `intervalS` (default 10 s) as `system/…` metrics. Default on; false (or
+   * TRACKSTACK_SYSTEM_METRICS=0) turns it off. `nodeId` names this process
+   * among several logging to one run: its keys become `system/<nodeId>/…`.
+   */
+  systemMetrics?: false | SystemMetricsOptions;
 }
 
 /**
@@ -96,6 +110,7 @@ export async function openRun(
   const envRunId = process.env[RUN_ID_ENV];
   const attach =
     options.attach ?? (options.id === undefined && envRunId !== undefined && envRunId !== '');
+  const systemMetrics = resolveSystemMetrics(options.systemMetrics, attach);
   const uid = options.id ?? (attach ? envRunId : undefined) ?? uuidV7();
   const dir = new RunDir(storeDir, uid);
   const resume = attach ? 'must' : (options.resume ?? 'never');
@@ -117,6 +132,7 @@ export async function openRun(
 
   const loggedParams = new Map<string, string>();
   let firstConsoleLine = 0;
+  let systemSteps = new Map<string, number>();
   const resumed = meta !== undefined && !attach;
   // A resumed run also delivers what earlier processes left undelivered, unless
   // one of them is still writing (it delivers its own segment).
@@ -146,9 +162,11 @@ export async function openRun(
   } else if (attach) {
     const earlier = await readEarlier(dir);
     for (const [key, value] of earlier.params) loggedParams.set(key, value);
+    systemSteps = earlier.systemSteps;
   } else {
     const earlier = await readEarlier(dir);
     for (const [key, value] of earlier.params) loggedParams.set(key, value);
+    systemSteps = earlier.systemSteps;
     firstConsoleLine = earlier.nextConsoleLine;
     // A conflicting start param must fail before the run is touched.
     const check = new Map(loggedParams);
@@ -229,6 +247,18 @@ export async function openRun(
   if (startParams.length > 0 && options.params !== undefined) run.logParams(options.params);
   if (resumed && options.tags !== undefined) run.setTags(options.tags);
 
+  if (systemMetrics !== undefined) {
+    const prefix = `${SYSTEM_METRIC_PREFIX}${systemMetrics.nodeId === undefined ? '' : `${systemMetrics.nodeId}/`}`;
+    run.attachMonitor(
+      startSystemMonitor(
+        run,
+        systemMetrics,
+        { dir: dir.path },
+        { firstStep: (systemSteps.get(prefix) ?? -1) + 1, logger },
+      ),
+    );
+  }
+
   await waitForBackends(deliveries, options.startTimeoutMs ?? 10_000);
   for (const delivery of deliveries) delivery.start();
   return run;
@@ -268,19 +298,32 @@ function sourceWanted(option: StartRunOptions['captureSource']): boolean {
  * Params already logged to a run, so that a resumed run keeps refusing changed
  * values, and where its console output goes on.
  */
-async function readEarlier(
-  dir: RunDir,
-): Promise<{ params: Map<string, string>; nextConsoleLine: number }> {
+async function readEarlier(dir: RunDir): Promise<{
+  params: Map<string, string>;
+  nextConsoleLine: number;
+  /** The last step of the system metrics of each prefix (`system/`, `system/<node>/`). */
+  systemSteps: Map<string, number>;
+}> {
   const params = new Map<string, string>();
   let nextConsoleLine = 0;
+  const systemSteps = new Map<string, number>();
   for (const segment of await dir.listSegments()) {
     for (const record of await new JournalReader(dir.segmentPath(segment)).readAll()) {
       if (record.t !== 'b') continue;
       for (const [key, value] of record.p ?? []) params.set(key, value);
       for (const [line] of record.o ?? []) nextConsoleLine = Math.max(nextConsoleLine, line + 1);
+      if (record.m !== undefined && record.m.keys.some((k) => k.startsWith(SYSTEM_METRIC_PREFIX))) {
+        const { keys, k, s } = decodeMetrics(record.m);
+        for (let i = 0; i < record.m.n; i++) {
+          const key = keys[k[i]!]!;
+          if (!key.startsWith(SYSTEM_METRIC_PREFIX)) continue;
+          const prefix = key.slice(0, key.lastIndexOf('/') + 1);
+          systemSteps.set(prefix, Math.max(systemSteps.get(prefix) ?? -1, s[i]!));
+        }
+      }
     }
   }
-  return { params, nextConsoleLine };
+  return { params, nextConsoleLine, systemSteps };
 }
 
 function generateRunName(time: number, uid: string): string {

@@ -86,6 +86,7 @@ export class RunImpl implements Run {
   private ending: Promise<EndReport> | undefined;
   private endStatus: FinalRunStatus | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private monitor: { stop(): void } | undefined;
   private releaseConsole: (() => void) | undefined;
   private warnedAttachedConsole = false;
   /** Set by process hooks when the process is going down with an error. */
@@ -401,7 +402,13 @@ export class RunImpl implements Run {
     this.wakeDeliveries();
   }
 
+  /** The system-metrics monitor of this run: it stops when the run starts ending. */
+  attachMonitor(monitor: { stop(): void }): void {
+    this.monitor = monitor;
+  }
+
   private async finish(status: FinalRunStatus, timeoutMs: number): Promise<EndReport> {
+    this.monitor?.stop();
     if (this.timer !== undefined) clearInterval(this.timer);
     this.stopConsoleCapture();
     if (this.parts.attached) {

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import zlib
 
-from google.protobuf import text_format
+from google.protobuf import json_format, text_format
 from wandb.proto import wandb_internal_pb2 as pb
 
 BLOCK = 32768
@@ -184,6 +184,16 @@ def describe(record):
         ]
     elif kind == "exit":
         out.update(exit_code=record.exit.exit_code, runtime=record.exit.runtime)
+    elif kind == "stats":
+        st = record.stats
+        out.update(
+            stats_type=pb.StatsRecord.StatsType.Name(st.stats_type),
+            timestamp={"seconds": st.timestamp.seconds, "nanos": st.timestamp.nanos},
+            items={i.key: json.loads(i.value_json) for i in st.item},
+            always_send=record.control.always_send,
+        )
+    elif kind == "environment":
+        out["environment"] = json_format.MessageToDict(record.environment)
     return out
 
 
@@ -253,7 +263,8 @@ def fields():
         pb.Record, pb.Control, pb.HeaderRecord, pb.VersionInfo, pb.RunRecord,
         pb.ConfigRecord, pb.ConfigItem, pb.HistoryRecord, pb.HistoryItem, pb.HistoryStep,
         pb.SummaryRecord, pb.SummaryItem, pb.FilesRecord, pb.FilesItem, pb.RunExitRecord,
-        pb.OutputRawRecord, pb.GitRepoRecord, pb.EnvironmentRecord, timestamp_pb2.Timestamp,
+        pb.OutputRawRecord, pb.GitRepoRecord, pb.EnvironmentRecord, pb.StatsRecord, pb.StatsItem,
+        timestamp_pb2.Timestamp,
     ]
     out = {}
     for message in messages:
