@@ -28,7 +28,7 @@ export interface GpuReading {
 /** How long one call of a GPU tool may take (ms) before it is killed and the sample goes on without it. */
 export const GPU_TOOL_TIMEOUT_MS = 5_000;
 
-export const NVIDIA_SMI_FIELDS = [
+const NVIDIA_SMI_FIELDS = [
   'index',
   'utilization.gpu',
   'memory.used',

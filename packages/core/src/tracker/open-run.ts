@@ -312,7 +312,7 @@ async function readEarlier(dir: RunDir): Promise<{
       if (record.t !== 'b') continue;
       for (const [key, value] of record.p ?? []) params.set(key, value);
       for (const [line] of record.o ?? []) nextConsoleLine = Math.max(nextConsoleLine, line + 1);
-      if (record.m !== undefined && record.m.keys.some((k) => k.startsWith(SYSTEM_METRIC_PREFIX))) {
+      if (record.m?.keys.some((k) => k.startsWith(SYSTEM_METRIC_PREFIX))) {
         const { keys, k, s } = decodeMetrics(record.m);
         for (let i = 0; i < record.m.n; i++) {
           const key = keys[k[i]!]!;
