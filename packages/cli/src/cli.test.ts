@@ -425,12 +425,13 @@ console.error('a warning\\nprogress 50%\\rprogress 100%');`),
     for (const text of printed) expect(text).not.toContain(SECRET);
   });
 
-  it('shows system metrics in their own section', async () => {
+  it('shows system metrics and dataset inputs in their own sections', async () => {
     await writeFile(
       join(work, 'sampled.mjs'),
       `import { getTracker } from '@trackstack/core';
 const run = await (await getTracker()).startRun({ systemMetrics: { intervalS: 0.2 } });
 run.logMetric('loss', 0.5);
+await run.logInput({ name: 'iris', source: 's3://bucket/iris.csv', context: 'training' });
 await new Promise((resolve) => setTimeout(resolve, 700));
 await run.end();
 console.log(run.uid);`,
@@ -448,6 +449,8 @@ console.log(run.uid);`,
     expect(system).toBeGreaterThan(human.indexOf('Metrics'));
     expect(human.slice(system)).toContain('system/cpu_utilization_percentage');
     expect(human.slice(0, system)).toContain('loss');
+    const inputs = human.slice(human.indexOf('Inputs'));
+    expect(inputs).toMatch(/iris\s.*training\s.*s3:\/\/bucket\/iris\.csv/);
   });
 
   it('lets several worker processes of the command log to the same run', async () => {

@@ -69,6 +69,7 @@ export {
   type ArtifactUpload,
   type ConsoleLine,
   type ConsoleStream,
+  type DatasetInput,
   type FinalRunStatus,
   type KeyValue,
   type MetricPoint,
@@ -87,6 +88,7 @@ export {
 } from './engine/system-metrics.js';
 // Validation rules, for flavors that check more than core does
 export {
+  type DatasetInputOptions,
   flattenParams,
   MAX_PARAM_DEPTH,
   RESERVED_TAG_PREFIX,
@@ -111,12 +113,7 @@ export { resolveStoreDir } from './store/store-dir.js';
 // The tracker API: what user code holds
 export { currentRun } from './tracker/context.js';
 export { type GetTrackerOptions, getTracker, TRACKER_ENV } from './tracker/get-tracker.js';
-export {
-  CAPTURE_SOURCE_ENV,
-  DEFAULT_EXPERIMENT,
-  RUN_ID_ENV,
-  type StartRunOptions,
-} from './tracker/open-run.js';
+export { CAPTURE_SOURCE_ENV, DEFAULT_EXPERIMENT, RUN_ID_ENV } from './tracker/open-run.js';
 export type {
   ArtifactOptions,
   ConsoleOptions,
@@ -125,6 +122,7 @@ export type {
   EndReport,
   MetricOptions,
   Run,
+  StartRunOptions,
 } from './tracker/run.js';
 export { type SyncOptions, type SyncReport, syncRun } from './tracker/sync.js';
 export {

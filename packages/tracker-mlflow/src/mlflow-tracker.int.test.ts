@@ -427,6 +427,28 @@ describe('MLflow, read back with its Python client', () => {
     );
   });
 
+  it('nests child runs under their parent: startChild, and a parent given by uid from another tracker', async () => {
+    const parent = await runs(tracker()).startRun({ experiment: 'children', name: 'parent' });
+    const child = await parent.startChild({ name: 'child' });
+    // A worker knows only the parent's uid; it reads the parent's MLflow run from the store.
+    const worker = await runs(tracker()).startRun({
+      experiment: 'children',
+      name: 'worker',
+      parent: parent.uid,
+    });
+    await parent.end();
+    child.logMetric('m', 1);
+    worker.logMetric('m', 2);
+    await Promise.all([child.end(), worker.end()]);
+    const parentId = (await refOf(parent)).runId;
+    for (const run of [child, worker]) {
+      const seen = await oracle.run((await refOf(run)).runId);
+      expect(seen.tags['mlflow.parentRunId'], run.name).toBe(parentId);
+      expect(seen.status, run.name).toBe('FINISHED');
+    }
+    expect((await oracle.run(parentId)).status).toBe('FINISHED');
+  });
+
   it('verifies the connection, and names an unreachable server as retryable', async () => {
     await expect(tracker().validateConnection()).resolves.toBeUndefined();
     const down = tracker({ tracking_uri: 'http://127.0.0.1:9' });

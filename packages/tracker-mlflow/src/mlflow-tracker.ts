@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import {
   type ArtifactUpload,
   BaseExperimentTracker,
+  type DatasetInput,
   defineFlavor,
   type FinalRunStatus,
   type FlavorCapabilities,
@@ -27,6 +28,7 @@ import {
   resolveMlflowConfig,
 } from './mlflow-config.js';
 import { MlflowError } from './mlflow-error.js';
+import { logInputsBody } from './mlflow-inputs.js';
 import { uploadMultipart } from './mlflow-multipart.js';
 import { sourceTags } from './mlflow-source.js';
 
@@ -77,6 +79,7 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
       resume: true,
       // Fewer keys a request is less work for MLflow's server (mlflow-batch.ts).
       metricOrder: 'by-key',
+      inputs: true,
     };
   }
 
@@ -116,6 +119,11 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
   /** One log-batch request (mlflow-batch.ts); MLflow keeps an exact duplicate point once. */
   async writeBatch(ref: RunRef, batch: WriteBatch): Promise<void> {
     await this.client.post('runs/log-batch', logBatchBody(ref.runId, batch));
+  }
+
+  /** `runs/log-inputs`; MLflow keeps a dataset input of a run once, so a retry is harmless. */
+  async logInput(ref: RunRef, input: DatasetInput): Promise<void> {
+    await this.client.post('runs/log-inputs', logInputsBody(ref.runId, input));
   }
 
   async uploadArtifact(ref: RunRef, artifact: ArtifactUpload): Promise<void> {

@@ -26,6 +26,7 @@ import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, posix, sep } from 'node:path';
 import {
   type ArtifactUpload,
+  type DatasetInput,
   type FinalRunStatus,
   forEachMetric,
   type RunRef,
@@ -45,7 +46,7 @@ import {
   type WandbRecordBody,
 } from './wandb-records.js';
 import { EXIT_CODES, type WandbRun } from './wandb-run.js';
-import { paramValue } from './wandb-run-config.js';
+import { datasetConfig, paramValue } from './wandb-run-config.js';
 import { isSystemKey, SystemSamples, type WandbSystemSample } from './wandb-system.js';
 import { WandbTransactionLogWriter } from './wandb-transaction-log.js';
 
@@ -113,6 +114,8 @@ export class WandbOfflineRun implements WandbRun {
 
   private readonly project: string;
   private readonly uid: string | undefined;
+  /** The datasets of the run by name (`logInput`), for the config key `datasets`. */
+  private readonly datasets: Record<string, Record<string, string>> = {};
   /** The console line each stream's terminal is on (its newline not written yet). */
   private readonly consoleOpen: { stdout: number | undefined; stderr: number | undefined } = {
     stdout: undefined,
@@ -237,6 +240,13 @@ export class WandbOfflineRun implements WandbRun {
 
   upload(artifact: ArtifactUpload): void {
     this.file(artifact.path, artifact.localPath);
+  }
+
+  /** The run's datasets, as config key `datasets` (every update sends them all). */
+  logInput(input: DatasetInput): void {
+    this.datasets[input.name] = datasetConfig(input);
+    this.config({ datasets: { ...this.datasets } });
+    this.flush();
   }
 
   /** Ends the open console lines, then `exit` with the status's exit code and `close`. */

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import type {
   ArtifactUpload,
   ConsoleLine,
+  DatasetInput,
   FinalRunStatus,
   RunRef,
   WriteBatch,
@@ -28,7 +29,7 @@ import { type HistoryRow, historyRows, jsonWithNonFinite } from './wandb-history
 import type { WandbMetadata } from './wandb-metadata.js';
 import { resumedRunState } from './wandb-resume.js';
 import { EXIT_CODES, type WandbRun } from './wandb-run.js';
-import { paramValue, runTags, wandbConfig } from './wandb-run-config.js';
+import { datasetConfig, paramValue, runTags, wandbConfig } from './wandb-run-config.js';
 import { isSystemKey, SystemSamples, type WandbSystemSample } from './wandb-system.js';
 
 /** W&B's own client sends an empty file_stream request after this much silence. */
@@ -221,6 +222,18 @@ export class WandbOnlineRun implements WandbRun {
       files: { 'wandb-events.jsonl': { offset: this.eventsLines, content } },
     });
     this.eventsLines += content.length;
+  }
+
+  async logInput(input: DatasetInput): Promise<void> {
+    const datasets = { ...((this.config.datasets as Record<string, unknown> | undefined) ?? {}) };
+    datasets[input.name] = datasetConfig(input);
+    this.config.datasets = datasets;
+    await this.client.upsertBucket({
+      name: this.runId,
+      project: this.project,
+      entity: this.entity,
+      config: JSON.stringify(wandbConfig(this.config, this.uid)),
+    });
   }
 
   async upload(artifact: ArtifactUpload): Promise<void> {

@@ -3,7 +3,7 @@
  * key/value tags as W&B's plain tags, and readable W&B run ids for step runs.
  */
 import { createHash } from 'node:crypto';
-import { UID_TAG } from '@trackstack/core';
+import { type DatasetInput, UID_TAG } from '@trackstack/core';
 import { VERSION } from './version.js';
 
 /**
@@ -60,4 +60,17 @@ export function stepRunWandbId(pipelineRun: string, step: string): string {
   if (safe === raw && raw.length <= 64) return raw;
   const hash = createHash('sha256').update(raw).digest('hex').slice(0, 8);
   return `${safe.slice(0, 55)}-${hash}`;
+}
+
+/**
+ * A dataset input as the run's config holds it (W&B's API has no dataset
+ * inputs outside artifacts): under `datasets.<name>`, its digest, source,
+ * source type and context.
+ */
+export function datasetConfig(input: DatasetInput): Record<string, string> {
+  const out: Record<string, string> = { digest: input.digest ?? '' };
+  if (input.source !== undefined) out.source = input.source;
+  if (input.sourceType !== undefined) out.source_type = input.sourceType;
+  if (input.context !== undefined) out.context = input.context;
+  return out;
 }

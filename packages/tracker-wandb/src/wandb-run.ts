@@ -4,7 +4,13 @@
  * directory for `wandb sync`). The tracker picks one when it creates or
  * resumes a run; each of its primitives then hands its call to the run.
  */
-import type { ArtifactUpload, FinalRunStatus, RunRef, WriteBatch } from '@trackstack/core';
+import type {
+  ArtifactUpload,
+  DatasetInput,
+  FinalRunStatus,
+  RunRef,
+  WriteBatch,
+} from '@trackstack/core';
 
 /** Exit codes W&B reads a run's final state from (ZenML finishes a failed step with 1). */
 export const EXIT_CODES: Record<FinalRunStatus, number> = { FINISHED: 0, FAILED: 1, KILLED: 255 };
@@ -17,6 +23,8 @@ export interface WandbRun {
   /** Params, tags, metrics and console lines of one batch. */
   write(batch: WriteBatch): void | Promise<void>;
   upload(artifact: ArtifactUpload): void | Promise<void>;
+  /** A dataset the run read, in the run's config under `datasets.<name>`. */
+  logInput(input: DatasetInput): void | Promise<void>;
   /** Ends the run; nothing is written after it. */
   finish(status: FinalRunStatus, endTime: number): void | Promise<void>;
   /**

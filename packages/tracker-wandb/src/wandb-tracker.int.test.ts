@@ -170,6 +170,40 @@ describe('W&B online, checked by the loopback server', () => {
     await rm(work, { recursive: true, force: true });
   });
 
+  it('records dataset inputs in the run config under datasets', async () => {
+    const run = await tracker().startRun({ experiment: 'inputs' });
+    run.logParams({ lr: 0.1 });
+    await run.logInput({
+      name: 'iris',
+      digest: 'abc',
+      source: 's3://b/iris.csv',
+      context: 'training',
+    });
+    await run.logInput({ name: 'eval', digest: 'def', context: 'validation' });
+    run.logParams({ epochs: 3 });
+    expect((await run.end()).pendingEvents).toBe(0);
+    const seen = server.run((await run.backendRef('wandb'))!.runId);
+    expect(seen.configValues).toMatchObject({
+      lr: 0.1,
+      epochs: 3,
+      datasets: {
+        iris: { digest: 'abc', source: 's3://b/iris.csv', source_type: 's3', context: 'training' },
+        eval: { digest: 'def', source_type: 'code', context: 'validation' },
+      },
+    });
+  });
+
+  it("groups child runs under the parent's id (W&B has no nested runs)", async () => {
+    const t = tracker();
+    const parent = await t.startRun({ experiment: 'children', name: 'parent' });
+    const child = await parent.startChild({ name: 'child' });
+    await child.end();
+    await parent.end();
+    const seen = server.run((await child.backendRef('wandb'))!.runId);
+    expect(seen.group).toBe(parent.uid);
+    expect(server.run((await parent.backendRef('wandb'))!.runId).group).toBeUndefined();
+  });
+
   it('paces file_stream writes and keeps a step split across two writes one row', async () => {
     const t = tracker({ file_stream_interval_s: 0.3 });
     const run = await t.startRun({ experiment: 'paced', flushIntervalMs: 5 });

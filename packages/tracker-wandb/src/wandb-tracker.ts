@@ -10,6 +10,7 @@ import { access, constants, mkdir } from 'node:fs/promises';
 import {
   type ArtifactUpload,
   BaseExperimentTracker,
+  type DatasetInput,
   DEFAULT_LIMITS,
   defineFlavor,
   type FinalRunStatus,
@@ -103,6 +104,7 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
       maxConcurrency: 1,
       nestedRuns: false,
       artifacts: true,
+      inputs: true,
       resume: true,
       minWriteIntervalMs: this.config.file_stream_interval_s * 1000,
       console: true,
@@ -133,7 +135,9 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
   async createRun(init: RunInit): Promise<RunRef> {
     const project = this.settings.project_name ?? init.experiment;
     const tags = [...this.config.tags, ...runTags(init.tags)];
-    const group = this.config.group ?? init.tags['zenml.pipeline_run'];
+    // A child run is grouped under its parent's id (the parent's W&B run id under the default
+    // run_id_strategy): W&B has no nested runs.
+    const group = this.config.group ?? init.tags['zenml.pipeline_run'] ?? init.parentUid;
     const runId = this.wandbRunId(init);
     const run =
       this.settings.mode === 'offline'
@@ -187,6 +191,12 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
   async uploadArtifact(ref: RunRef, artifact: ArtifactUpload): Promise<void> {
     const run = await this.run(ref);
     await run.upload(artifact);
+  }
+
+  /** W&B's API has no dataset inputs outside artifacts: the run's config holds them. */
+  async logInput(ref: RunRef, input: DatasetInput): Promise<void> {
+    const run = await this.run(ref);
+    await run.logInput(input);
   }
 
   async finishRun(ref: RunRef, status: FinalRunStatus, endTime: number): Promise<void> {

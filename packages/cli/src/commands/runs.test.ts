@@ -14,7 +14,7 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CliContext } from '../context.js';
 import { UsageError } from '../output.js';
-import { registerRunsCommands } from './runs.js';
+import { registerRunsCommands, runTree } from './runs.js';
 
 const LONG_HISTORY = 500;
 const NAN_STEP = 250;
@@ -255,5 +255,52 @@ describe('run ids', () => {
 
   it('throws a usage error for a prefix shorter than 6 characters', async () => {
     await expect(cli('show', 'abc')).rejects.toBeInstanceOf(UsageError);
+  });
+});
+
+describe('runs list: child runs', () => {
+  it('shows each child under its parent, a grandchild deeper, whoever ended first', async () => {
+    const own = await mkdtemp(join(tmpdir(), 'trackstack-cli-tree-'));
+    const main = storeDir;
+    try {
+      const tracker = createTracker(new LocalExperimentTracker({}, { storeDir: own }), {
+        logger: silentLogger,
+      });
+      const parent = await tracker.startRun({ experiment: 'tree', name: 'parent' });
+      const first = await parent.startChild({ name: 'child-1' });
+      await sleep(5);
+      const second = await parent.startChild({ name: 'child-2' });
+      const grand = await first.startChild({ name: 'grandchild' });
+      // The parent ends while its children still run; they go on and end later.
+      await parent.end();
+      grand.logMetric('loss', 1);
+      await Promise.all([grand.end(), first.end(), second.end()]);
+      await sleep(5);
+      const other = await tracker.startRun({ experiment: 'tree', name: 'other' });
+      await other.end();
+      expect(second.parentUid).toBe(parent.uid);
+      expect(grand.parent).toBe(first);
+
+      storeDir = own;
+      const lines = (await cli('list'))
+        .split('\n')
+        .filter((l) => /parent|child|grandchild|other/.test(l));
+      const names = lines.map((l) => /(└─ )?(parent|child-\d|grandchild|other)/.exec(l)![0]);
+      expect(names).toEqual(['other', 'parent', '└─ child-1', '└─ grandchild', '└─ child-2']);
+      expect(lines[3]).toMatch(/ {2}└─ grandchild/);
+      const json = await cliJson<RunSummary[]>('list');
+      expect(json.find((r) => r.uid === grand.uid)?.parentUid).toBe(first.uid);
+      expect(json.every((r) => r.status === 'FINISHED')).toBe(true);
+    } finally {
+      storeDir = main;
+      await rm(own, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps every run of a damaged store whose parents form a cycle', () => {
+    const run = (uid: string, parentUid?: string) =>
+      ({ uid, parentUid, startTime: 0 }) as unknown as RunSummary;
+    const tree = runTree([run('a', 'b'), run('b', 'a'), run('c')]);
+    expect(tree.map((t) => t.run.uid).sort()).toEqual(['a', 'b', 'c']);
   });
 });

@@ -164,16 +164,46 @@ async function listRuns(
   }
   printTable(
     ['uid', 'experiment', 'name', 'status', 'started', 'duration', 'destinations'],
-    summaries.map((run) => [
+    runTree(summaries).map(({ run, depth }) => [
       run.uid,
       run.experiment,
-      run.name,
+      depth === 0 ? run.name : `${'  '.repeat(depth - 1)}└─ ${run.name}`,
       colorStatus(run.status),
       formatTime(run.startTime),
       formatDuration(run.startTime, run.endTime),
       formatDestinations(run.destinations),
     ]),
   );
+}
+
+/**
+ * Runs as a tree: each child (by `parentUid`) right under its parent, oldest child first; a run
+ * whose parent is not listed is a root. Roots keep the list's order (newest first).
+ */
+export function runTree(runs: readonly RunSummary[]): { run: RunSummary; depth: number }[] {
+  const listed = new Set(runs.map((r) => r.uid));
+  const children = new Map<string, RunSummary[]>();
+  for (const run of runs) {
+    if (run.parentUid === undefined || !listed.has(run.parentUid)) continue;
+    const siblings = children.get(run.parentUid) ?? [];
+    siblings.push(run);
+    children.set(run.parentUid, siblings);
+  }
+  const out: { run: RunSummary; depth: number }[] = [];
+  const seen = new Set<string>();
+  const visit = (run: RunSummary, depth: number) => {
+    if (seen.has(run.uid)) return;
+    seen.add(run.uid);
+    out.push({ run, depth });
+    const kids = [...(children.get(run.uid) ?? [])].sort((a, b) => a.startTime - b.startTime);
+    for (const child of kids) visit(child, depth + 1);
+  };
+  for (const run of runs) {
+    if (run.parentUid === undefined || !listed.has(run.parentUid)) visit(run, 0);
+  }
+  // A cycle of parents (a damaged store) still lists every run.
+  for (const run of runs) visit(run, 0);
+  return out;
 }
 
 function parseStatus(value: string | undefined): RunStatus | undefined {
@@ -217,6 +247,7 @@ async function showRun(
   printKeyValues('Params', 'param', snapshot.params);
   printKeyValues('Tags', 'tag', snapshot.tags);
   printSource(snapshot);
+  printInputs(snapshot);
   printMetrics(snapshot, histories);
   printArtifacts(snapshot);
   if (options.chart) {
@@ -275,6 +306,21 @@ function printSource(run: RunSnapshot): void {
     rows
       .filter((row): row is [string, string] => row[1] !== undefined)
       .map(([k, v]) => [k, truncate(v)]),
+  );
+}
+
+/** The datasets the run read (`logInput`). */
+function printInputs(run: RunSnapshot): void {
+  if (run.inputs.length === 0) return;
+  printSection('Inputs');
+  printTable(
+    ['dataset', 'context', 'digest', 'source'],
+    run.inputs.map((input) => [
+      input.name,
+      input.context,
+      input.digest,
+      input.source === undefined ? input.sourceType : truncate(input.source),
+    ]),
   );
 }
 

@@ -7,7 +7,14 @@
 import type { FlavorTracker } from './flavor.js';
 import type { FlavorLimits } from './limits.js';
 import type { StepRunInfo, StepRunLayout } from './step-run.js';
-import type { ArtifactUpload, FinalRunStatus, ResumeOptions, RunInit, RunRef } from './types.js';
+import type {
+  ArtifactUpload,
+  DatasetInput,
+  FinalRunStatus,
+  ResumeOptions,
+  RunInit,
+  RunRef,
+} from './types.js';
 import type { WriteBatch } from './write-batch.js';
 
 export interface FlavorCapabilities {
@@ -41,6 +48,12 @@ export interface FlavorCapabilities {
    * a request holds). Ignored with `orderedWrites`.
    */
   metricOrder?: 'logged' | 'by-key';
+  /**
+   * The flavor records the datasets a run read (`logInput`). Default false:
+   * the journal keeps them (the local store shows them) and core says once
+   * per run that this backend does not.
+   */
+  inputs?: boolean;
 }
 
 export const DEFAULT_CAPABILITIES: Readonly<FlavorCapabilities> = Object.freeze({
@@ -79,6 +92,8 @@ export interface ExperimentBackend extends FlavorTracker {
   writeBatch(run: RunRef, batch: WriteBatch): Promise<void>;
   /** Uploads one staged file. Only called when `capabilities.artifacts` is true. */
   uploadArtifact(run: RunRef, artifact: ArtifactUpload): Promise<void>;
+  /** Records one dataset input. Only called when `capabilities.inputs` is true; idempotent. */
+  logInput?(run: RunRef, input: DatasetInput): Promise<void>;
   /** Marks the backend run FINISHED, FAILED or KILLED at `endTime` (epoch ms). */
   finishRun(run: RunRef, status: FinalRunStatus, endTime: number): Promise<void>;
   /** Extra step metadata for a backend run (e.g. `mlflow_run_id`). */

@@ -84,6 +84,8 @@ export interface RunInit {
   startTime: number;
   /** The parent's backend ref, for nested runs (only when the flavor has `nestedRuns`). */
   parent?: RunRef | undefined;
+  /** The parent's trackstack uid, for every child run (W&B groups children by it). */
+  parentUid?: string | undefined;
   /** Where the run ran (absent when capture is off). */
   source?: RunSource | undefined;
 }
@@ -113,6 +115,26 @@ export interface ArtifactUpload {
   size: number;
   sha256: string;
   contentType: string;
+}
+
+/**
+ * A dataset the run read (`run.logInput`), as MLflow's dataset inputs hold
+ * it. Everything but `name` is optional; text fields are already validated.
+ */
+export interface DatasetInput {
+  name: string;
+  /** Identifies the dataset's content (from a file: the first 16 hex digits of its SHA-256). */
+  digest?: string;
+  /** Where it came from: a URI or path. */
+  source?: string;
+  /** What kind of source (`local`, `s3`, `http`, `hugging_face`, ...). */
+  sourceType?: string;
+  /** Its schema, as JSON text. */
+  schema?: string;
+  /** Its profile (row count, ...), as JSON text. */
+  profile?: string;
+  /** How the run used it: `training`, `validation`, `test`, ... */
+  context?: string;
 }
 
 /** The tag every backend run carries: the trackstack run's uid (resume, replays, duplicates). */

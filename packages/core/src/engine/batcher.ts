@@ -15,7 +15,13 @@
  * delivered only once every task that holds some of it was acknowledged.
  */
 import type { RequestLimits } from '../contract/limits.js';
-import type { ArtifactUpload, ConsoleLine, FinalRunStatus, KeyValue } from '../contract/types.js';
+import type {
+  ArtifactUpload,
+  ConsoleLine,
+  DatasetInput,
+  FinalRunStatus,
+  KeyValue,
+} from '../contract/types.js';
 import {
   lazyMetricsBatch,
   type MetricColumns,
@@ -27,12 +33,15 @@ import { consoleLineOf, type DataRecord, decodeMetrics } from './journal-records
 export type Task<P> =
   | { kind: 'write'; batch: WriteBatch; entities: number; parts: P[] }
   | { kind: 'artifact'; artifact: ArtifactUpload; parts: P[] }
+  | { kind: 'input'; input: DatasetInput; parts: P[] }
   | { kind: 'finish'; status: FinalRunStatus; endTime: number; parts: P[] };
 
 export interface BatcherOptions<P> {
   limits: RequestLimits;
   /** Pass console lines on (flavors with the `console` capability); else the journal keeps them. */
   console: boolean;
+  /** Pass dataset inputs on (flavors with the `inputs` capability); else the journal keeps them. */
+  inputs?: boolean;
   /** Pass artifacts on (flavors with the `artifacts` capability). */
   artifacts: boolean;
   metricOrder: 'logged' | 'by-key';
@@ -128,6 +137,13 @@ export class Batcher<P> {
           },
           parts: [part],
         });
+        return;
+      }
+      case 'i': {
+        if (!this.options.inputs) return;
+        this.close();
+        this.options.retain(part, 1);
+        this.queue.push({ kind: 'input', input: record.input, parts: [part] });
         return;
       }
       case 'e':

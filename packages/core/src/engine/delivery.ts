@@ -68,6 +68,8 @@ interface Waiter {
 
 export class Delivery {
   readonly destination: string;
+  /** Whether the backend records dataset inputs (`capabilities.inputs` and `logInput`). */
+  readonly takesInputs: boolean;
   readonly errors: BackendError[] = [];
   private readonly options: DeliveryOptions;
   private readonly backend: ExperimentBackend;
@@ -93,11 +95,14 @@ export class Delivery {
     this.destination = options.destination;
     this.backend = options.backend;
     const { capabilities, limits } = options.backend;
+    this.takesInputs =
+      capabilities.inputs === true && typeof options.backend.logInput === 'function';
     this.health = new DestinationHealth({ retry: options.retry });
     this.batcher = new Batcher<PendingRecord>({
       limits: limits.request,
       console: capabilities.console === true,
       artifacts: capabilities.artifacts,
+      inputs: this.takesInputs,
       metricOrder: capabilities.orderedWrites ? 'logged' : (capabilities.metricOrder ?? 'logged'),
       retain: (part, n) => {
         part.remaining += n;
@@ -379,6 +384,9 @@ export class Delivery {
         return;
       case 'artifact':
         await this.backend.uploadArtifact(ref, task.artifact);
+        return;
+      case 'input':
+        await this.backend.logInput!(ref, task.input);
         return;
       case 'finish':
         await this.backend.finishRun(ref, task.status, task.endTime);

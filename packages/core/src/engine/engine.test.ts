@@ -7,7 +7,7 @@ import { BackendError, ValidationError } from '../contract/errors.js';
 import { silentLogger } from '../contract/log.js';
 import { LocalRuns } from '../local/local-runs.js';
 import { InMemoryBackend, InMemoryTracker } from '../testing/in-memory-tracker.js';
-import type { StartRunOptions } from '../tracker/open-run.js';
+import type { StartRunOptions } from '../tracker/run.js';
 import { createTracker } from '../tracker/tracker.js';
 import { JournalReader } from './journal.js';
 import { RunDir } from './run-dir.js';

@@ -4,7 +4,7 @@
  * base64-encoded: exact, NaN and ±Infinity included, cheap to write).
  */
 
-import type { ConsoleLine, FinalRunStatus, KeyValue } from '../contract/types.js';
+import type { ConsoleLine, DatasetInput, FinalRunStatus, KeyValue } from '../contract/types.js';
 import type { MetricColumns } from '../contract/write-batch.js';
 
 export const JOURNAL_VERSION = 1;
@@ -59,6 +59,13 @@ export interface ArtifactRecord {
   ct: string;
 }
 
+/** A dataset the run read (`logInput`). */
+export interface InputRecord {
+  t: 'i';
+  q: number;
+  input: DatasetInput;
+}
+
 export interface EndRecord {
   t: 'e';
   q: number;
@@ -66,7 +73,7 @@ export interface EndRecord {
   time: number;
 }
 
-export type DataRecord = BatchRecord | ArtifactRecord | EndRecord;
+export type DataRecord = BatchRecord | ArtifactRecord | InputRecord | EndRecord;
 export type JournalRecord = HeaderRecord | DataRecord;
 
 /** How many logged events (params, tags, points, artifacts, status) a record carries. */
@@ -80,6 +87,7 @@ export function recordEvents(record: DataRecord): number {
         (record.o?.length ?? 0)
       );
     case 'a':
+    case 'i':
     case 'e':
       return 1;
   }

@@ -238,7 +238,7 @@ export class JournalReader {
       this.header = record;
       return undefined;
     }
-    if (record.t !== 'b' && record.t !== 'a' && record.t !== 'e') {
+    if (record.t !== 'b' && record.t !== 'a' && record.t !== 'i' && record.t !== 'e') {
       throw new TrackstackError(
         'CORRUPT_FILE',
         `journal ${this.path} line ${this.line} has an unknown record type`,

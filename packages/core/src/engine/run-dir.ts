@@ -73,10 +73,12 @@ export function assertDestinationName(name: string): void {
 export class RunDir {
   readonly path: string;
   readonly uid: string;
+  readonly storeDir: string;
 
   constructor(storeDir: string, uid: string) {
     assertRunUid(uid);
     this.uid = uid;
+    this.storeDir = storeDir;
     this.path = join(storeDir, 'runs', uid);
   }
 
@@ -195,6 +197,7 @@ export function runInitOf(meta: RunMeta, parent?: RunRef): RunInit {
     tags: { ...meta.tags, [UID_TAG]: meta.uid },
     startTime: meta.startTime,
     ...(parent === undefined ? {} : { parent }),
+    ...(meta.parentUid === undefined ? {} : { parentUid: meta.parentUid }),
     ...(meta.source === undefined ? {} : { source: meta.source }),
   };
 }

@@ -6,9 +6,10 @@
  * Keys follow MLflow's rules (the strictest of the common backends), so a run
  * that is valid locally is valid when it is synced to any flavor later.
  */
+import { createHash } from 'node:crypto';
 import { ValidationError } from '../contract/errors.js';
 import type { LoggingLimits } from '../contract/limits.js';
-import type { KeyValue } from '../contract/types.js';
+import type { DatasetInput, KeyValue } from '../contract/types.js';
 
 export type KeyKind = 'metric' | 'param' | 'tag';
 
@@ -367,4 +368,123 @@ function describeValue(value: unknown): string {
 
 function clip(text: string): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** What `run.logInput` takes: a dataset the run read. */
+export interface DatasetInputOptions {
+  name: string;
+  digest?: string;
+  source?: string;
+  sourceType?: string;
+  /** JSON text, or a value to encode as JSON. */
+  schema?: unknown;
+  /** JSON text, or a value to encode as JSON. */
+  profile?: unknown;
+  context?: string;
+  /** A file (or directory's file) the dataset is: its digest, source and source type come from it. */
+  path?: string;
+}
+
+/** MLflow's limits on a dataset input (`mlflow/utils/validation.py`), the strictest we know. */
+const DATASET_LIMITS = {
+  name: 500,
+  digest: 36,
+  source: 65_535,
+  sourceType: 36,
+  schema: 1_048_575,
+  profile: 16_777_215,
+  context: 500,
+} as const;
+
+/**
+ * A dataset input checked against MLflow's limits, with what is missing
+ * filled in: the source type from the source's scheme (`local` for a path),
+ * and the digest from the dataset's own fields when neither `digest` nor a
+ * file was given (so the same dataset gets the same digest). `fileDigest` is
+ * the first 16 hex digits of the SHA-256 of `path`, computed by the caller.
+ */
+export function normalizeDatasetInput(
+  input: unknown,
+  file?: { path: string; digest: string },
+): DatasetInput {
+  if (typeof input !== 'object' || input === null) {
+    throw new ValidationError(
+      'INVALID_VALUE',
+      '(input)',
+      'value-type',
+      'a dataset input must be an object',
+    );
+  }
+  const raw = input as Record<string, unknown>;
+  const text = (field: keyof typeof DATASET_LIMITS, value: unknown): string | undefined => {
+    if (value === undefined) return undefined;
+    let out: string;
+    if (field === 'schema' || field === 'profile') {
+      out = typeof value === 'string' ? value : JSON.stringify(value);
+      if (typeof out !== 'string') {
+        throw new ValidationError(
+          'INVALID_VALUE',
+          `input.${field}`,
+          'value-type',
+          `${field} must be JSON text or a JSON value`,
+        );
+      }
+    } else if (typeof value === 'string') out = value;
+    else {
+      throw new ValidationError(
+        'INVALID_VALUE',
+        `input.${field}`,
+        'value-type',
+        `${field} must be a string`,
+      );
+    }
+    const limit = DATASET_LIMITS[field];
+    if (out.length > limit) {
+      throw new ValidationError(
+        'INVALID_VALUE',
+        `input.${field}`,
+        'value-too-long',
+        `${field} is ${out.length} characters; at most ${limit}`,
+      );
+    }
+    return out;
+  };
+  const name = text('name', raw.name);
+  if (name === undefined || name.trim() === '') {
+    throw new ValidationError(
+      'INVALID_VALUE',
+      'input.name',
+      'value-type',
+      'a dataset input needs a name',
+    );
+  }
+  const source = text('source', raw.source) ?? file?.path;
+  const sourceType =
+    text('sourceType', raw.sourceType) ?? (source === undefined ? 'code' : sourceTypeOf(source));
+  const schema = text('schema', raw.schema);
+  const profile = text('profile', raw.profile);
+  const context = text('context', raw.context);
+  const digest =
+    text('digest', raw.digest) ??
+    file?.digest ??
+    createHash('sha256')
+      .update(JSON.stringify([name, source ?? null, schema ?? null, profile ?? null]))
+      .digest('hex')
+      .slice(0, 16);
+  const out: DatasetInput = { name, digest, sourceType };
+  if (source !== undefined) out.source = source;
+  if (schema !== undefined) out.schema = schema;
+  if (profile !== undefined) out.profile = profile;
+  if (context !== undefined) out.context = context;
+  return out;
+}
+
+/** `s3://…` → `s3`, `https://…` → `http`, `hf://…` → `hugging_face`, a path → `local`. */
+function sourceTypeOf(source: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(source)?.[1]?.toLowerCase();
+  if (scheme === undefined || scheme === 'file') return 'local';
+  if (scheme === 'http' || scheme === 'https') return 'http';
+  if (scheme === 'hf') return 'hugging_face';
+  if (scheme === 'gs') return 'gcs';
+  return scheme.slice(0, DATASET_LIMITS.sourceType);
 }

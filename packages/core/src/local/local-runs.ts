@@ -6,7 +6,13 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TrackstackError } from '../contract/errors.js';
 import { consoleLogger, type Logger } from '../contract/log.js';
-import type { ConsoleLine, MetricPoint, RunSource, RunStatus } from '../contract/types.js';
+import type {
+  ConsoleLine,
+  DatasetInput,
+  MetricPoint,
+  RunSource,
+  RunStatus,
+} from '../contract/types.js';
 import { JournalReader } from '../engine/journal.js';
 import { consoleLineOf, decodeMetrics } from '../engine/journal-records.js';
 import { RunDir, type RunMeta } from '../engine/run-dir.js';
@@ -41,6 +47,8 @@ export interface RunSnapshot extends RunSummary {
   artifacts: LocalArtifact[];
   /** Where the run ran (absent when capture was off, and for runs of earlier versions). */
   source?: RunSource | undefined;
+  /** The datasets the run read (`logInput`), in the order logged; the same one logged again once. */
+  inputs: DatasetInput[];
 }
 
 interface RunContents {
@@ -127,6 +135,8 @@ export class LocalRuns {
     const params: Record<string, string> = {};
     const tags: Record<string, string> = { ...meta.tags };
     const artifacts = new Map<string, LocalArtifact>();
+    const inputs: DatasetInput[] = [];
+    const inputIds = new Set<string>();
     const history = new Map<string, MetricPoint[]>();
     const console = new Map<number, ConsoleLine>();
     let status: RunStatus = meta.status;
@@ -161,6 +171,15 @@ export class LocalRuns {
               file: join(dir.path, record.file),
             });
             break;
+          case 'i': {
+            const { name, digest, context } = record.input;
+            const id = JSON.stringify([name, digest, context]);
+            if (!inputIds.has(id)) {
+              inputIds.add(id);
+              inputs.push(record.input);
+            }
+            break;
+          }
           case 'e':
             if (RunDir.endSuperseded(record.time, segments)) break;
             status = record.status;
@@ -178,6 +197,7 @@ export class LocalRuns {
         tags,
         metrics,
         artifacts: [...artifacts.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
+        inputs,
         ...(meta.source === undefined ? {} : { source: meta.source }),
       },
       history,

@@ -28,6 +28,7 @@ describeFlavorConformance({
       ),
       artifacts,
       parentRunId: snapshot.parentUid,
+      inputs: snapshot.inputs,
     };
   },
   capabilities: {

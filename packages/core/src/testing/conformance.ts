@@ -27,8 +27,7 @@ import { DEFAULT_LIMITS, type RequestLimits } from '../contract/limits.js';
 import { silentLogger } from '../contract/log.js';
 import type { StepRunInfo } from '../contract/step-run.js';
 import type { MetricPoint, RunRef, RunStatus } from '../contract/types.js';
-import type { StartRunOptions } from '../tracker/open-run.js';
-import type { Run } from '../tracker/run.js';
+import type { Run, StartRunOptions } from '../tracker/run.js';
 import { createTracker, type Tracker } from '../tracker/tracker.js';
 
 export interface BackendRunView {
@@ -41,6 +40,8 @@ export interface BackendRunView {
   artifacts?: Record<string, string>;
   /** The backend id of the parent run, for nested runs. */
   parentRunId?: string | undefined;
+  /** The dataset inputs the backend holds (flavors with `capabilities.inputs`). */
+  inputs?: { name: string; digest?: string | undefined; context?: string | undefined }[];
 }
 
 export interface LoggedRun {
@@ -72,6 +73,7 @@ export type ConformanceTest =
   | 'artifacts'
   | 'resume'
   | 'nested'
+  | 'inputs'
   | 'retryable-errors'
   | 'fatal-errors'
   | 'step-lifecycle';
@@ -384,6 +386,33 @@ export function describeFlavorConformance<T extends FlavorTracker>(
         expect((await c.readRun(child)).parentRunId).toBe(parentId);
       },
       () => caps().nestedRuns,
+    );
+
+    define(
+      'inputs',
+      'a dataset input arrives where the flavor records inputs, and never throws where it does not',
+      async (c) => {
+        const run = await c.startRun({ name: 'inputs' });
+        await run.logInput({
+          name: 'iris',
+          digest: 'abc123',
+          source: 's3://bucket/iris.csv',
+          context: 'training',
+        });
+        run.logMetric('m', 1);
+        const report = await run.end();
+        expect(report.pendingEvents).toBe(0);
+        expect(report.destinations[0]?.errors ?? []).toEqual([]);
+        const takes = isExperimentBackend(c.flavorTracker)
+          ? c.flavorTracker.capabilities.inputs === true
+          : true;
+        const view = await c.readRun(run);
+        if (takes && view.inputs !== undefined) {
+          expect(view.inputs).toEqual([
+            expect.objectContaining({ name: 'iris', digest: 'abc123', context: 'training' }),
+          ]);
+        }
+      },
     );
 
     define(

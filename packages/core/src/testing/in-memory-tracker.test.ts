@@ -18,6 +18,7 @@ describeFlavorConformance({
       metrics: metricHistories(stored.metrics),
       artifacts: Object.fromEntries([...stored.artifacts].map(([path, a]) => [path, a.sha256])),
       parentRunId: stored.init.parent?.runId,
+      inputs: stored.inputs,
     };
   },
 });

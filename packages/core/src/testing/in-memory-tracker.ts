@@ -15,6 +15,7 @@ import { DEFAULT_LIMITS, type FlavorLimits } from '../contract/limits.js';
 import {
   type ArtifactUpload,
   type ConsoleLine,
+  type DatasetInput,
   type FinalRunStatus,
   type MetricPoint,
   type ResumeOptions,
@@ -38,10 +39,13 @@ export interface StoredRun {
   artifacts: Map<string, { sha256: string; size: number; contentType: string; bytes: Buffer }>;
   /** Console output by line number (with the `console` option): a line sent again replaces it. */
   console: Map<number, ConsoleLine>;
+  /** Dataset inputs, each (name, digest, context) once. */
+  inputs: DatasetInput[];
 }
 
 export type BackendOperation =
   | 'createRun'
+  | 'logInput'
   | 'resumeRun'
   | 'writeBatch'
   | 'uploadArtifact'
@@ -127,6 +131,7 @@ export class InMemoryBackend {
       metricIdentities: new Set(),
       artifacts: new Map(),
       console: new Map(),
+      inputs: [],
     };
     this.runs.set(run.runId, run);
     return run;
@@ -179,6 +184,7 @@ export class InMemoryTracker extends BaseExperimentTracker<z.output<typeof inMem
       ...DEFAULT_CAPABILITIES,
       orderedWrites: this.config.ordered_writes,
       nestedRuns: true,
+      inputs: true,
       minWriteIntervalMs: this.config.min_write_interval_ms ?? 0,
       console: this.config.console ?? false,
       metricOrder: this.config.metric_order ?? 'logged',
@@ -248,6 +254,15 @@ export class InMemoryTracker extends BaseExperimentTracker<z.output<typeof inMem
         contentType: artifact.contentType,
         bytes,
       });
+    });
+  }
+
+  logInput(ref: RunRef, input: DatasetInput): Promise<void> {
+    return this.backend.call('logInput', ref.runId, () => {
+      const run = this.backend.get(ref.runId);
+      const same = (a: DatasetInput) =>
+        a.name === input.name && a.digest === input.digest && a.context === input.context;
+      if (!run.inputs.some(same)) run.inputs.push(input);
     });
   }
 

@@ -8,7 +8,7 @@ import { TrackstackError } from '../contract/errors.js';
 import { uuidV7 } from '../contract/ids.js';
 import type { LoggingLimits } from '../contract/limits.js';
 import { consoleLogger, type Logger } from '../contract/log.js';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../contract/retry.js';
+import { DEFAULT_RETRY_POLICY } from '../contract/retry.js';
 import type { RunInit } from '../contract/types.js';
 import { ConsoleRecorder } from '../engine/console.js';
 import { Delivery } from '../engine/delivery.js';
@@ -17,81 +17,19 @@ import { decodeMetrics } from '../engine/journal-records.js';
 import { JournalTail } from '../engine/journal-tail.js';
 import { MetricBuffer } from '../engine/metric-buffer.js';
 import { currentOwner, ownerAlive, RunDir, type RunMeta, runInitOf } from '../engine/run-dir.js';
-import { captureSource, type SourceOptions } from '../engine/source.js';
+import { captureSource } from '../engine/source.js';
 import { SYSTEM_METRIC_PREFIX } from '../engine/system-metrics.js';
 import { checkParamConflict, flattenParams, normalizeTags } from '../engine/validation.js';
 import { forgetRun, trackRun } from './process-hooks.js';
-import type { Run } from './run.js';
+import type { Run, StartRunOptions } from './run.js';
 import { RunImpl } from './run-impl.js';
-import {
-  resolveSystemMetrics,
-  type SystemMetricsOptions,
-  startSystemMonitor,
-} from './system-monitor.js';
+import { resolveSystemMetrics, startSystemMonitor } from './system-monitor.js';
 
 /** Set by `trackstack run` for its child: trackstack code there attaches to that run. */
 export const RUN_ID_ENV = 'TRACKSTACK_RUN_ID';
 export const DEFAULT_EXPERIMENT = 'Default';
 /** `0` turns source capture off for every run of the process (`captureSource`). */
 export const CAPTURE_SOURCE_ENV = 'TRACKSTACK_CAPTURE_SOURCE';
-
-export interface StartRunOptions {
-  /** Experiment (MLflow) or project-level grouping; default "Default". */
-  experiment?: string;
-  /** Display name; default a generated `run-<date>-<time>-<4 hex>`. */
-  name?: string;
-  tags?: Record<string, string | number | boolean>;
-  /** Params to log right away (same rules as `logParams`). */
-  params?: Record<string, unknown>;
-  /** The run's trackstack id: give one to resume a run (see `resume`). Default: a new UUIDv7. */
-  id?: string;
-  /**
-   * With `id`: 'never' (default) refuses an id that exists, 'allow' resumes it
-   * when it exists and creates it otherwise, 'must' refuses an id that does not exist.
-   */
-  resume?: 'never' | 'allow' | 'must';
-  /**
-   * Join a run another process started (`trackstack run` children, data-loader
-   * workers, training ranks): this process writes its own journal segment and
-   * delivers it, and `end()` only flushes; the owner ends the run. Default:
-   * true when TRACKSTACK_RUN_ID is set and `id` is not given.
-   */
-  attach?: boolean;
-  /** Nest this run under another (a child run in MLflow). */
-  parent?: Run;
-  /** 'offline' (or TRACKSTACK_MODE=offline) journals only; `trackstack sync` delivers later. */
-  mode?: 'online' | 'offline';
-  /** How long `startRun` waits for the backend to create the run before going on journal-only. Default 10 s. */
-  startTimeoutMs?: number;
-  /** How long `end()` waits for delivery. Default 30 s. */
-  endTimeoutMs?: number;
-  /** How often buffered points are journaled. Default 1000 ms. */
-  flushIntervalMs?: number;
-  /** Points held in memory before they are journaled. Default 8192. */
-  bufferSize?: number;
-  retry?: Partial<RetryPolicy>;
-  logger?: Logger;
-  /**
-   * Tee everything the process writes to stdout and stderr into the run's
-   * console output (see `Run.logConsole`) until the run ends; the terminal
-   * still shows it. Default false.
-   */
-  captureConsole?: boolean;
-  /**
-   * Record where the run ran: git commit, branch, remote (credentials
-   * removed), dirty or not, entry point, command line, user, host, Node, OS.
-   * Default true; false (or TRACKSTACK_CAPTURE_SOURCE=0) turns it off. An
-   * object says which command ran (`trackstack run` passes the one it wraps).
-   */
-  captureSource?: boolean | SourceOptions;
-  /**
-   * Sample what the machine is doing (CPU, memory, disk, network, GPUs) every
-   * `intervalS` (default 10 s) as `system/…` metrics. Default on; false (or
-   * TRACKSTACK_SYSTEM_METRICS=0) turns it off. `nodeId` names this process
-   * among several logging to one run: its keys become `system/<nodeId>/…`.
-   */
-  systemMetrics?: false | SystemMetricsOptions;
-}
 
 /**
  * Starts (or resumes) a run of `destinations` (none: the journal alone).
@@ -103,6 +41,8 @@ export async function openRun(
   destinations: readonly ExperimentBackend[],
   limits: LoggingLimits,
   options: StartRunOptions = {},
+  /** How `run.startChild` starts a run (the tracker's `startRun`). */
+  startRun?: (options: StartRunOptions) => Promise<Run>,
 ): Promise<Run> {
   const logger = options.logger ?? consoleLogger;
   const startTags = normalizeTags(options.tags ?? {}, limits);
@@ -111,6 +51,9 @@ export async function openRun(
   const attach =
     options.attach ?? (options.id === undefined && envRunId !== undefined && envRunId !== '');
   const systemMetrics = resolveSystemMetrics(options.systemMetrics, attach);
+  const parentUid = typeof options.parent === 'string' ? options.parent : options.parent?.uid;
+  // A parent given by its uid must be a run of this store (its refs are read from there).
+  if (typeof options.parent === 'string') new RunDir(storeDir, options.parent).readMeta();
   const uid = options.id ?? (attach ? envRunId : undefined) ?? uuidV7();
   const dir = new RunDir(storeDir, uid);
   const resume = attach ? 'must' : (options.resume ?? 'never');
@@ -152,7 +95,7 @@ export async function openRun(
       startTime,
       status: 'RUNNING',
       tags: Object.fromEntries(startTags.map((t) => [t.key, t.value])),
-      parentUid: options.parent?.uid,
+      parentUid,
       ...(source === undefined ? {} : { source }),
       destinations: destinations.map((d) => d.name),
       owner: currentOwner(),
@@ -219,11 +162,18 @@ export async function openRun(
             live: tail === undefined ? undefined : { segment, tail },
             retry,
             logger,
-            init: () => runInit(runMeta, destination, options.parent),
+            init: () =>
+              runInit(
+                runMeta,
+                destination,
+                options.parent,
+                new RunDir(storeDir, runMeta.uid),
+                logger,
+              ),
           }),
       );
 
-  const run = new RunImpl({
+  const run: RunImpl = new RunImpl({
     meta,
     dir,
     writer,
@@ -235,7 +185,12 @@ export async function openRun(
     flushIntervalMs: options.flushIntervalMs ?? 1000,
     offlineDestinations: offline ? destinations.map((d) => d.name) : [],
     endTimeoutMs: options.endTimeoutMs ?? 30_000,
-    parent: options.parent,
+    parent: typeof options.parent === 'string' ? undefined : options.parent,
+    startChild: (childOptions): Promise<Run> => {
+      const start =
+        startRun ?? ((o: StartRunOptions) => openRun(storeDir, destinations, limits, o));
+      return start({ ...childOptions, parent: run });
+    },
     attached: attach,
     onEnded: forgetRun,
     console: new ConsoleRecorder(firstConsoleLine),
@@ -278,13 +233,46 @@ async function waitForBackends(deliveries: Delivery[], timeoutMs: number): Promi
 async function runInit(
   meta: RunMeta,
   destination: ExperimentBackend,
-  parent: Run | undefined,
+  parent: Run | string | undefined,
+  dir: RunDir,
+  logger: Logger,
 ): Promise<RunInit> {
   let parentRef: RunInit['parent'];
   if (parent !== undefined && destination.capabilities.nestedRuns) {
-    parentRef = await parent.backendRef(destination.name);
+    parentRef =
+      typeof parent === 'string'
+        ? await parentRefFromStore(dir, parent, destination.name, logger)
+        : await parent.backendRef(destination.name);
   }
   return runInitOf(meta, parentRef);
+}
+
+/** How long a child started from its parent's uid waits for the parent's backend run. */
+const PARENT_WAIT_MS = 10_000;
+
+/**
+ * The backend ref of a parent given by its uid: what the parent's process wrote in the
+ * store once its backend run existed (waiting up to PARENT_WAIT_MS for it); without it the
+ * child is created on its own, and says so.
+ */
+async function parentRefFromStore(
+  dir: RunDir,
+  parentUid: string,
+  destination: string,
+  logger: Logger,
+): Promise<RunInit['parent']> {
+  const parentDir = new RunDir(dir.storeDir, parentUid);
+  const until = Date.now() + PARENT_WAIT_MS;
+  for (;;) {
+    const ref = (await parentDir.readDeliveryState(destination).catch(() => undefined))?.ref;
+    if (ref !== undefined) return ref;
+    if (Date.now() >= until) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  logger.warn(
+    `trackstack: the parent run ${parentUid} has no '${destination}' run yet; run ${dir.uid} is created there on its own`,
+  );
+  return undefined;
 }
 
 /** captureSource, else TRACKSTACK_CAPTURE_SOURCE (0/false/no/off: off), else on. */

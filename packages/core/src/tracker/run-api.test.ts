@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,9 +11,8 @@ import { LocalExperimentTracker } from '../local/local-tracker.js';
 import { InMemoryBackend, InMemoryTracker } from '../testing/in-memory-tracker.js';
 import { currentRun } from './context.js';
 import { getTracker } from './get-tracker.js';
-import type { StartRunOptions } from './open-run.js';
 import { CAPTURE_SOURCE_ENV } from './open-run.js';
-import type { Run } from './run.js';
+import type { Run, StartRunOptions } from './run.js';
 import { syncRun } from './sync.js';
 import { createTracker } from './tracker.js';
 
@@ -342,5 +342,117 @@ describe('sync to another backend', () => {
     expect(parentRun.init.source).toEqual((await new LocalRuns(storeDir).get(parent.uid)).source);
     expect(parentRun.init.source?.node).toBe(process.version);
     expect(childRun.init.parent?.runId).toBe(parentRun.runId);
+  });
+});
+
+describe('child runs', () => {
+  it('startChild nests under the parent in a backend with nested runs, by Run or by uid', async () => {
+    const tracker = memory('children');
+    const parent = await tracker.startRun({ experiment: 'kids' });
+    const child = await parent.startChild({ name: 'child' });
+    expect(child.parent).toBe(parent);
+    expect(child.parentUid).toBe(parent.uid);
+    // Another process knows only the parent's uid (a worker): the ref comes from the store.
+    const worker = await memory('children').startRun({ experiment: 'kids', parent: parent.uid });
+    expect(worker.parent).toBeUndefined();
+    expect(worker.parentUid).toBe(parent.uid);
+    // The parent ends first; its children go on.
+    await parent.end();
+    child.logMetric('m', 1);
+    worker.logMetric('m', 2);
+    await Promise.all([child.end(), worker.end()]);
+    const runs = [...InMemoryBackend.get('children').runs.values()];
+    const parentRun = runs.find((r) => r.init.uid === parent.uid)!;
+    for (const uid of [child.uid, worker.uid]) {
+      const run = runs.find((r) => r.init.uid === uid)!;
+      expect(run.init.parent?.runId, uid).toBe(parentRun.runId);
+      expect(run.init.parentUid, uid).toBe(parent.uid);
+      expect(run.status, uid).toBe('FINISHED');
+    }
+    expect(parentRun.status).toBe('FINISHED');
+    const listed = await new LocalRuns(storeDir).list();
+    expect(listed.find((r) => r.uid === worker.uid)?.parentUid).toBe(parent.uid);
+  });
+
+  it('refuses a parent uid the store does not have', async () => {
+    await expect(local().startRun({ parent: 'no-such-run' })).rejects.toMatchObject({
+      code: 'RUN_NOT_FOUND',
+    });
+  });
+});
+
+describe('dataset inputs (logInput)', () => {
+  it('records inputs in the backend and the store, with the digest of a file and a source type from the source', async () => {
+    const file = join(storeDir, 'iris.csv');
+    await writeFile(file, 'sepal,petal\n1,2\n');
+    const run = await memory('inputs').startRun({ experiment: 'data' });
+    await run.logInput({ name: 'iris', path: file, context: 'training' });
+    await run.logInput({ name: 'iris', path: file, context: 'training' });
+    await run.logInput({
+      name: 'remote',
+      source: 'https://example.com/x.parquet',
+      schema: { cols: ['a'] },
+    });
+    await run.logInput({ name: 'plain' });
+    await run.end();
+    const digest = createHash('sha256').update('sepal,petal\n1,2\n').digest('hex').slice(0, 16);
+    const expected = [
+      { name: 'iris', digest, source: file, sourceType: 'local', context: 'training' },
+      {
+        name: 'remote',
+        digest: expect.stringMatching(/^[0-9a-f]{16}$/),
+        source: 'https://example.com/x.parquet',
+        sourceType: 'http',
+        schema: '{"cols":["a"]}',
+      },
+      { name: 'plain', digest: expect.stringMatching(/^[0-9a-f]{16}$/), sourceType: 'code' },
+    ];
+    expect((await new LocalRuns(storeDir).get(run.uid)).inputs).toEqual(expected);
+    const stored = [...InMemoryBackend.get('inputs').runs.values()].find(
+      (r) => r.init.uid === run.uid,
+    )!;
+    expect(stored.inputs).toEqual(expected);
+  });
+
+  it('refuses a bad input with a typed error, before anything is logged', async () => {
+    const run = await local().startRun();
+    for (const [input, key] of [
+      [{}, 'input.name'],
+      [{ name: '' }, 'input.name'],
+      [{ name: 'x', digest: 'd'.repeat(37) }, 'input.digest'],
+      [{ name: 'x', context: 7 }, 'input.context'],
+      [{ name: 'x', path: join(storeDir, 'missing.csv') }, 'input.path'],
+    ] as const) {
+      await expect(run.logInput(input as never)).rejects.toMatchObject({
+        code: 'INVALID_VALUE',
+        key,
+      });
+    }
+    await run.end();
+    expect((await new LocalRuns(storeDir).get(run.uid)).inputs).toEqual([]);
+  });
+
+  it('says once that a backend does not record inputs, and keeps them in the journal', async () => {
+    class NoInputs extends InMemoryTracker {
+      override get capabilities() {
+        return { ...super.capabilities, inputs: false };
+      }
+    }
+    const lines: string[] = [];
+    const logger = { ...silentLogger, warn: (line: string) => lines.push(line) };
+    const tracker = createTracker(
+      new NoInputs({ backend: 'no-inputs', ordered_writes: false }, { storeDir }),
+      { logger },
+    );
+    const run = await tracker.startRun({ experiment: 'data' });
+    await run.logInput({ name: 'a' });
+    await run.logInput({ name: 'b' });
+    const report = await run.end();
+    expect(report.pendingEvents).toBe(0);
+    expect(lines.filter((l) => /do(es)? not record dataset inputs/.test(l))).toHaveLength(1);
+    expect((await new LocalRuns(storeDir).get(run.uid)).inputs.map((i) => i.name)).toEqual([
+      'a',
+      'b',
+    ]);
   });
 });

@@ -19,13 +19,16 @@ import {
   type ArtifactRecord,
   type BatchRecord,
   type EndRecord,
+  type InputRecord,
   keyValuePairs,
 } from '../engine/journal-records.js';
 import type { MetricBuffer } from '../engine/metric-buffer.js';
 import type { RunDir, RunMeta } from '../engine/run-dir.js';
 import {
   checkParamConflict,
+  type DatasetInputOptions,
   flattenParams,
+  normalizeDatasetInput,
   normalizeMetricValue,
   normalizeStep,
   normalizeTag,
@@ -41,6 +44,7 @@ import type {
   EndReport,
   MetricOptions,
   Run,
+  StartRunOptions,
 } from './run.js';
 
 /** What `openRun` (open-run.ts) hands a run. */
@@ -56,6 +60,8 @@ export interface RunParts {
   flushIntervalMs: number;
   endTimeoutMs: number;
   parent: Run | undefined;
+  /** Starts a child run with the tracker that started this one. */
+  startChild: (options: StartRunOptions) => Promise<Run>;
   /** Joined a run another process owns: ending only flushes and delivers. */
   attached: boolean;
   /** Destinations of an offline run: everything waits in the journal for `sync`. */
@@ -77,6 +83,7 @@ export class RunImpl implements Run {
   /** The run's directory in the store (journal, staged artifacts, delivery state). */
   readonly dir: string;
   readonly parent: Run | undefined;
+  readonly parentUid: string | undefined;
   private readonly parts: RunParts;
   private readonly buffer: MetricBuffer;
   private readonly limits: LoggingLimits;
@@ -87,6 +94,7 @@ export class RunImpl implements Run {
   private endStatus: FinalRunStatus | undefined;
   private timer: NodeJS.Timeout | undefined;
   private monitor: { stop(): void } | undefined;
+  private inputsWarned = false;
   private releaseConsole: (() => void) | undefined;
   private warnedAttachedConsole = false;
   /** Set by process hooks when the process is going down with an error. */
@@ -100,6 +108,7 @@ export class RunImpl implements Run {
     this.startTime = parts.meta.startTime;
     this.dir = parts.dir.path;
     this.parent = parts.parent;
+    this.parentUid = parts.meta.parentUid;
     this.buffer = parts.buffer;
     this.limits = parts.limits;
     if (parts.flushIntervalMs > 0) {
@@ -132,6 +141,10 @@ export class RunImpl implements Run {
   }
 
   /** The backend ref of one destination, waiting for the backend run to be created if need be. */
+  startChild(options: StartRunOptions = {}): Promise<Run> {
+    return this.parts.startChild(options);
+  }
+
   async backendRef(destination: string): Promise<RunRef | undefined> {
     return this.parts.deliveries.find((d) => d.destination === destination)?.ensureRun();
   }
@@ -316,6 +329,51 @@ export class RunImpl implements Run {
     for (const record of staged) {
       this.parts.writer.append<ArtifactRecord>(record);
       this.journaledEvents += 1;
+    }
+    this.wakeDeliveries();
+  }
+
+  async logInput(input: DatasetInputOptions): Promise<void> {
+    if (this.ending !== undefined) this.throwEnded();
+    let file: { path: string; digest: string } | undefined;
+    const path = (input as { path?: unknown } | null)?.path;
+    if (path !== undefined) {
+      if (typeof path !== 'string') {
+        throw new ValidationError(
+          'INVALID_VALUE',
+          'input.path',
+          'value-type',
+          'path must be a string',
+        );
+      }
+      const absolute = resolve(path);
+      let digest: string;
+      try {
+        if (!(await stat(absolute)).isFile()) throw new Error('not a file');
+        digest = (await hashFile(absolute)).sha256;
+      } catch {
+        throw new ValidationError(
+          'INVALID_VALUE',
+          'input.path',
+          'value-type',
+          `${absolute} is not a readable file`,
+        );
+      }
+      file = { path: absolute, digest: digest.slice(0, 16) };
+    }
+    const normalized = normalizeDatasetInput(input, file);
+    if (this.ending !== undefined) this.throwEnded();
+    this.flushToJournal();
+    this.parts.writer.append<InputRecord>({ t: 'i', input: normalized });
+    this.journaledEvents += 1;
+    if (!this.inputsWarned) {
+      const without = this.parts.deliveries.filter((d) => !d.takesInputs).map((d) => d.destination);
+      if (without.length > 0) {
+        this.inputsWarned = true;
+        this.parts.logger.warn(
+          `trackstack: ${without.join(', ')} do${without.length === 1 ? 'es' : ''} not record dataset inputs; the run's journal keeps them (trackstack runs show)`,
+        );
+      }
     }
     this.wakeDeliveries();
   }

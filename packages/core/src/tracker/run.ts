@@ -9,7 +9,12 @@
  */
 import type { TrackstackError } from '../contract/errors.js';
 import type { LoggingLimits } from '../contract/limits.js';
+import type { Logger } from '../contract/log.js';
+import type { RetryPolicy } from '../contract/retry.js';
 import type { ConsoleStream, FinalRunStatus, RunRef, RunStatus } from '../contract/types.js';
+import type { SourceOptions } from '../engine/source.js';
+import type { DatasetInputOptions } from '../engine/validation.js';
+import type { SystemMetricsOptions } from './system-monitor.js';
 
 declare global {
   // `await using run = ...` needs these; declared here too so that a program
@@ -71,6 +76,69 @@ export interface EndOptions {
   timeoutMs?: number;
 }
 
+export interface StartRunOptions {
+  /** Experiment (MLflow) or project-level grouping; default "Default". */
+  experiment?: string;
+  /** Display name; default a generated `run-<date>-<time>-<4 hex>`. */
+  name?: string;
+  tags?: Record<string, string | number | boolean>;
+  /** Params to log right away (same rules as `logParams`). */
+  params?: Record<string, unknown>;
+  /** The run's trackstack id: give one to resume a run (see `resume`). Default: a new UUIDv7. */
+  id?: string;
+  /**
+   * With `id`: 'never' (default) refuses an id that exists, 'allow' resumes it
+   * when it exists and creates it otherwise, 'must' refuses an id that does not exist.
+   */
+  resume?: 'never' | 'allow' | 'must';
+  /**
+   * Join a run another process started (`trackstack run` children, data-loader
+   * workers, training ranks): this process writes its own journal segment and
+   * delivers it, and `end()` only flushes; the owner ends the run. Default:
+   * true when TRACKSTACK_RUN_ID is set and `id` is not given.
+   */
+  attach?: boolean;
+  /**
+   * The parent of a child run: the `Run`, or its uid (a child started in
+   * another process of this machine, from the parent's `run.uid`; the parent
+   * must be in the same store). MLflow nests the child, W&B groups it under
+   * the parent's id. See also `run.startChild`.
+   */
+  parent?: Run | string;
+  /** 'offline' (or TRACKSTACK_MODE=offline) journals only; `trackstack sync` delivers later. */
+  mode?: 'online' | 'offline';
+  /** How long `startRun` waits for the backend to create the run before going on journal-only. Default 10 s. */
+  startTimeoutMs?: number;
+  /** How long `end()` waits for delivery. Default 30 s. */
+  endTimeoutMs?: number;
+  /** How often buffered points are journaled. Default 1000 ms. */
+  flushIntervalMs?: number;
+  /** Points held in memory before they are journaled. Default 8192. */
+  bufferSize?: number;
+  retry?: Partial<RetryPolicy>;
+  logger?: Logger;
+  /**
+   * Tee everything the process writes to stdout and stderr into the run's
+   * console output (see `Run.logConsole`) until the run ends; the terminal
+   * still shows it. Default false.
+   */
+  captureConsole?: boolean;
+  /**
+   * Record where the run ran: git commit, branch, remote (credentials
+   * removed), dirty or not, entry point, command line, user, host, Node, OS.
+   * Default true; false (or TRACKSTACK_CAPTURE_SOURCE=0) turns it off. An
+   * object says which command ran (`trackstack run` passes the one it wraps).
+   */
+  captureSource?: boolean | SourceOptions;
+  /**
+   * Sample what the machine is doing (CPU, memory, disk, network, GPUs) every
+   * `intervalS` (default 10 s) as `system/…` metrics. Default on; false (or
+   * TRACKSTACK_SYSTEM_METRICS=0) turns it off. `nodeId` names this process
+   * among several logging to one run: its keys become `system/<nodeId>/…`.
+   */
+  systemMetrics?: false | SystemMetricsOptions;
+}
+
 export interface Run extends AsyncDisposable {
   /** trackstack's id of the run (UUIDv7); also the backend tag `trackstack.uid`. */
   readonly uid: string;
@@ -79,7 +147,10 @@ export interface Run extends AsyncDisposable {
   readonly startTime: number;
   /** The run's directory in the store (journal, staged artifacts, delivery state). */
   readonly dir: string;
+  /** The parent run, when it was given as a `Run` (see `parentUid` for one given by its uid). */
   readonly parent: Run | undefined;
+  /** The parent's uid: a child run (`parent`, `startChild`) has one. */
+  readonly parentUid: string | undefined;
   /** Where a person looks at the run: the first destination's page, else the run's directory. */
   readonly url: string;
   /** The backend refs known so far, by destination name. */
@@ -90,6 +161,14 @@ export interface Run extends AsyncDisposable {
   readonly ended: boolean;
   /** The strictest limits of the run's destinations: what every call is checked against. */
   readonly effectiveLimits: Readonly<LoggingLimits>;
+
+  /**
+   * Starts a child run of this one with the tracker that started it (the same
+   * as `tracker.startRun({ ...options, parent: run })`): MLflow nests it,
+   * W&B groups it under this run's id, `trackstack runs list` shows it under
+   * this run. The parent may end first; its children go on.
+   */
+  startChild(options?: StartRunOptions): Promise<Run>;
 
   /** The backend ref of one destination, waiting for the backend run to be created if need be. */
   backendRef(destination: string): Promise<RunRef | undefined>;
@@ -120,6 +199,13 @@ export interface Run extends AsyncDisposable {
    * so the upload cannot miss a file the script later deletes or overwrites.
    */
   logArtifact(path: string, options?: ArtifactOptions): Promise<void>;
+  /**
+   * Records a dataset the run read: MLflow's dataset inputs (`runs/log-inputs`), the local
+   * store, and what other flavors make of it. With `path`, its digest (the first 16 hex
+   * digits of the file's SHA-256), source and source type come from the file. A backend that
+   * does not record inputs says so once; the journal keeps them all.
+   */
+  logInput(input: DatasetInputOptions): Promise<void>;
   /**
    * Journals what is buffered and waits until every destination acknowledged
    * everything logged before the call (or `timeoutMs` passed: the report says

@@ -17,8 +17,8 @@ import {
 import type { FinalRunStatus } from '../contract/types.js';
 import { resolveStoreDir } from '../store/store-dir.js';
 import { runInContext } from './context.js';
-import { DEFAULT_EXPERIMENT, openRun, type StartRunOptions } from './open-run.js';
-import type { Run } from './run.js';
+import { DEFAULT_EXPERIMENT, openRun } from './open-run.js';
+import type { Run, StartRunOptions } from './run.js';
 
 export interface StepRunResult<T> {
   value: T;
@@ -145,7 +145,7 @@ class DefaultTracker implements Tracker {
     merged.experiment ??=
       this.backends.length === 1 ? this.backends[0]!.defaultExperiment : undefined;
     merged.experiment ??= DEFAULT_EXPERIMENT;
-    return openRun(this.storeDir, this.backends, this.limits, merged);
+    return openRun(this.storeDir, this.backends, this.limits, merged, (o) => this.startRun(o));
   }
 
   async withRun<T>(options: StartRunOptions, fn: (run: Run) => Promise<T> | T): Promise<T> {

@@ -1,6 +1,5 @@
 import { getTracker } from './get-tracker.js';
-import type { StartRunOptions } from './open-run.js';
-import type { Run } from './run.js';
+import type { Run, StartRunOptions } from './run.js';
 
 /**
  * Runs `fn` inside a new run of the active tracker (else the local default):
