@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTracker, silentLogger } from '@trackstack/core';
-import { MlflowOracle, type MlflowServer, startMlflowServer } from '@trackstack/test-harness';
+import { git, MlflowOracle, type MlflowServer, startMlflowServer } from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MlflowExperimentTracker } from './mlflow-tracker.js';
 
@@ -28,21 +28,6 @@ afterAll(async () => {
   await server?.stop();
   rmSync(work, { recursive: true, force: true });
 });
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@example.com',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@example.com',
-    },
-  })
-    .toString()
-    .trim();
-}
 
 describe('MLflow: where a run ran', () => {
   it("writes the source tags MLflow's own client writes for a script in the same repository", async () => {

@@ -5,14 +5,15 @@
  * makes wandb-core write the same file and send the same fields from our
  * records. The two must agree field by field, and no token may reach W&B.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTracker, LocalRuns, silentLogger } from '@trackstack/core';
 import {
   ensurePythonEnv,
+  git,
   type PythonEnv,
+  runProcess,
   startWandbServer,
   WANDB_REQUIREMENTS,
   type WandbServer,
@@ -35,32 +36,6 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   rmSync(work, { recursive: true, force: true });
 });
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@example.com',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@example.com',
-    },
-  })
-    .toString()
-    .trim();
-}
-
-function exec(command: string, args: string[], env: Record<string, string>) {
-  return new Promise<{ status: number | null; output: string }>((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env } });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, output: output.slice(-4000) }));
-  });
-}
 
 function tracker(server: WandbServer, overrides: Partial<WandbConfig>, storeDir: string) {
   const config: WandbConfig = {
@@ -114,12 +89,10 @@ describe('W&B: where a run ran', () => {
     const runDir = readdirSync(join(offlineDir, 'wandb')).find((n) =>
       n.startsWith('offline-run-'),
     )!;
-    const sync = await exec(py.bin('wandb'), ['sync', join(offlineDir, 'wandb', runDir)], {
-      ...synced.sdkEnv,
-      WANDB_DIR: offlineDir,
-      TMPDIR: offlineDir,
+    const sync = await runProcess(py.bin('wandb'), ['sync', join(offlineDir, 'wandb', runDir)], {
+      env: { ...process.env, ...synced.sdkEnv, WANDB_DIR: offlineDir, TMPDIR: offlineDir },
     });
-    expect(sync.status, sync.output).toBe(0);
+    expect(sync.code, sync.stdout + sync.stderr).toBe(0);
 
     const ours = online.run((await onlineRun.backendRef('wandb'))!.runId);
     const core = synced.run((await offlineRun.backendRef('wandb'))!.runId);

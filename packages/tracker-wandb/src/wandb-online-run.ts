@@ -190,14 +190,7 @@ export class WandbOnlineRun implements WandbRun {
     const rows = historyRows(history);
     if (batch.params.length > 0 || batch.tags.length > 0 || this.tags.length !== tagsBefore) {
       Object.assign(this.config, configUpdate);
-      // Config updates resend the whole config, as W&B's client does.
-      await this.client.upsertBucket({
-        name: this.runId,
-        project: this.project,
-        entity: this.entity,
-        config: JSON.stringify(wandbConfig(this.config, this.uid)),
-        ...(batch.tags.length > 0 ? { tags: this.tags } : {}),
-      });
+      await this.upsertConfig(batch.tags.length > 0);
     }
     if (rows.length > 0) await this.sendHistory(rows);
     const events = samples.take();
@@ -228,11 +221,17 @@ export class WandbOnlineRun implements WandbRun {
     const datasets = { ...((this.config.datasets as Record<string, unknown> | undefined) ?? {}) };
     datasets[input.name] = datasetConfig(input);
     this.config.datasets = datasets;
+    await this.upsertConfig(false);
+  }
+
+  /** Config updates resend the whole config (and the tags, when they changed), as W&B's client does. */
+  private async upsertConfig(withTags: boolean): Promise<void> {
     await this.client.upsertBucket({
       name: this.runId,
       project: this.project,
       entity: this.entity,
       config: JSON.stringify(wandbConfig(this.config, this.uid)),
+      ...(withTags ? { tags: this.tags } : {}),
     });
   }
 

@@ -4,7 +4,6 @@
  * records (the SDK's reader) and `wandb sync` turns them into the `wandb-events.jsonl` lines that
  * our online run streams itself.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { createTracker, silentLogger } from '@trackstack/core';
 import {
   ensurePythonEnv,
   type PythonEnv,
+  runProcess,
   runPython,
   startWandbServer,
   WANDB_REQUIREMENTS,
@@ -58,17 +58,6 @@ async function statsOf(runDir: string): Promise<Stats[]> {
   const report = JSON.parse(result.stdout) as { ok: boolean; records: Stats[] };
   expect(report.ok).toBe(true);
   return report.records.filter((r) => r.type === 'stats');
-}
-
-function exec(command: string, args: string[], env: Record<string, string>) {
-  return new Promise<{ status: number | null; output: string }>((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env } });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, output: output.slice(-4000) }));
-  });
 }
 
 function tracker(server: WandbServer, overrides: Partial<WandbConfig>, storeDir: string) {
@@ -161,12 +150,10 @@ describe('W&B system metrics', () => {
     expect(Math.abs(ourMemory - sdkMemory)).toBeLessThan(10);
 
     // 3. `wandb sync` of ours: wandb-core's events lines from our stats records; history untouched.
-    const sync = await exec(py.bin('wandb'), ['sync', ourRunDir], {
-      ...synced.sdkEnv,
-      WANDB_DIR: offDir,
-      TMPDIR: offDir,
+    const sync = await runProcess(py.bin('wandb'), ['sync', ourRunDir], {
+      env: { ...process.env, ...synced.sdkEnv, WANDB_DIR: offDir, TMPDIR: offDir },
     });
-    expect(sync.status, sync.output).toBe(0);
+    expect(sync.code, sync.stdout + sync.stderr).toBe(0);
     const syncedRun = synced.run((await off.backendRef('wandb'))!.runId);
     const syncedEvents = syncedRun.eventsLines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(syncedEvents).toHaveLength(ours.length);

@@ -10,7 +10,6 @@
  * inspect with causes), every file under the store but secrets.json, and every URL the proxy
  * and the TLS server saw is searched for the secret, its base64 Basic form and its URL form.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   mkdirSync,
@@ -35,6 +34,7 @@ import {
 import {
   type FaultProxy,
   freePort,
+  git,
   MlflowOracle,
   type MlflowServer,
   startFaultProxy,
@@ -149,21 +149,10 @@ beforeAll(async () => {
   writeFileSync(join(project, 'train.mjs'), readFileSync(join(FIXTURES, 'secret-child.mjs')));
   // The project is a git checkout whose remote URL holds the secret (a token in the URL, as
   // CI checkouts have): where-a-run-ran capture must record the remote without it.
-  const git = (...args: string[]) =>
-    execFileSync('git', args, {
-      cwd: project,
-      env: {
-        ...process.env,
-        GIT_AUTHOR_NAME: 't',
-        GIT_AUTHOR_EMAIL: 't@example.com',
-        GIT_COMMITTER_NAME: 't',
-        GIT_COMMITTER_EMAIL: 't@example.com',
-      },
-    });
-  git('init', '-q', '-b', 'main');
-  git('add', 'train.mjs');
-  git('commit', '-q', '-m', 'train');
-  git('remote', 'add', 'origin', `https://ci:${SECRET}@example.com/org/repo.git`);
+  git(project, 'init', '-q', '-b', 'main');
+  git(project, 'add', 'train.mjs');
+  git(project, 'commit', '-q', '-m', 'train');
+  git(project, 'remote', 'add', 'origin', `https://ci:${SECRET}@example.com/org/repo.git`);
 });
 
 afterAll(async () => {

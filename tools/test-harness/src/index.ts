@@ -9,6 +9,7 @@ export {
   xorshift32,
 } from './fault-proxy.js';
 export { freePort } from './free-port.js';
+export { git } from './git.js';
 export {
   basicAuthHeader,
   ensureMlflowEnv,
@@ -24,7 +25,7 @@ export {
   type MlflowOracleRun,
   type MlflowOracleRunOptions,
 } from './mlflow-oracle.js';
-export type { RunResult } from './process.js';
+export { type RunResult, run as runProcess } from './process.js';
 export {
   basePython,
   type EnsurePythonEnvOptions,

@@ -158,6 +158,11 @@ export class RunDir {
     }
   }
 
+  /** The destination's ref of this run, if the store has one (unreadable state: none). */
+  async storedRef(destination: string): Promise<RunRef | undefined> {
+    return (await this.readDeliveryState(destination).catch(() => undefined))?.ref;
+  }
+
   async readDeliveryState(destination: string): Promise<DeliveryState> {
     return (
       (await readJsonFile<DeliveryState>(join(this.deliveryDir(destination), 'state.json'))) ?? {}

@@ -85,11 +85,7 @@ function entryPointOf(
 }
 
 function isFile(path: string): boolean {
-  try {
-    return existsSync(path) && statSync(path).isFile();
-  } catch {
-    return false;
-  }
+  return statSync(path, { throwIfNoEntry: false })?.isFile() === true;
 }
 
 function userName(): string | undefined {

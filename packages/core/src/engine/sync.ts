@@ -8,7 +8,7 @@ import type { ExperimentBackend } from '../contract/backend.js';
 import { TrackstackError } from '../contract/errors.js';
 import { consoleLogger, type Logger } from '../contract/log.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../contract/retry.js';
-import type { FinalRunStatus, RunInit, RunRef } from '../contract/types.js';
+import type { FinalRunStatus, RunInit } from '../contract/types.js';
 import { Delivery, type DeliveryStatus } from './delivery.js';
 import { JournalReader, JournalWriter } from './journal.js';
 import { type EndRecord, recordEvents } from './journal-records.js';
@@ -91,15 +91,10 @@ export async function syncToBackend(
 
   // A child run nests under its parent where the parent already has a run in this backend.
   const init = async (): Promise<RunInit> => {
-    let parent: RunRef | undefined;
-    if (meta.parentUid !== undefined && backend.capabilities.nestedRuns) {
-      try {
-        parent = (await new RunDir(options.storeDir, meta.parentUid).readDeliveryState(destination))
-          .ref;
-      } catch {
-        parent = undefined;
-      }
-    }
+    const parent =
+      meta.parentUid !== undefined && backend.capabilities.nestedRuns
+        ? await new RunDir(options.storeDir, meta.parentUid).storedRef(destination)
+        : undefined;
     return runInitOf(meta, parent);
   };
   const delivery = new Delivery({

@@ -12,6 +12,7 @@ import { DEFAULT_RETRY_POLICY } from '../contract/retry.js';
 import type { RunInit } from '../contract/types.js';
 import { ConsoleRecorder } from '../engine/console.js';
 import { Delivery } from '../engine/delivery.js';
+import { envTurnsOff } from '../engine/env-flag.js';
 import { JournalReader, JournalWriter } from '../engine/journal.js';
 import { decodeMetrics } from '../engine/journal-records.js';
 import { JournalTail } from '../engine/journal-tail.js';
@@ -264,7 +265,7 @@ async function parentRefFromStore(
   const parentDir = new RunDir(dir.storeDir, parentUid);
   const until = Date.now() + PARENT_WAIT_MS;
   for (;;) {
-    const ref = (await parentDir.readDeliveryState(destination).catch(() => undefined))?.ref;
+    const ref = await parentDir.storedRef(destination);
     if (ref !== undefined) return ref;
     if (Date.now() >= until) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -278,8 +279,7 @@ async function parentRefFromStore(
 /** captureSource, else TRACKSTACK_CAPTURE_SOURCE (0/false/no/off: off), else on. */
 function sourceWanted(option: StartRunOptions['captureSource']): boolean {
   if (option !== undefined) return option !== false;
-  const env = process.env[CAPTURE_SOURCE_ENV]?.trim().toLowerCase();
-  return !(env === '0' || env === 'false' || env === 'no' || env === 'off');
+  return !envTurnsOff(process.env[CAPTURE_SOURCE_ENV]);
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import { TrackstackError } from '../contract/errors.js';
 import type { Logger } from '../contract/log.js';
+import { envTurnsOff } from '../engine/env-flag.js';
 import {
   DEFAULT_SYSTEM_METRICS_INTERVAL_S,
   SYSTEM_METRIC_PREFIX,
@@ -41,9 +42,7 @@ export function resolveSystemMetrics(
   env: Record<string, string | undefined> = process.env,
 ): Resolved | undefined {
   if (option === false) return undefined;
-  const flag = env[SYSTEM_METRICS_ENV]?.trim().toLowerCase();
-  if (option === undefined && (flag === '0' || flag === 'false' || flag === 'no' || flag === 'off'))
-    return undefined;
+  if (option === undefined && envTurnsOff(env[SYSTEM_METRICS_ENV])) return undefined;
   // A process attached to another's run samples only when it names its node: the owner samples.
   if (attached && option?.nodeId === undefined) return undefined;
   const fromEnv = env[SYSTEM_METRICS_INTERVAL_ENV];
