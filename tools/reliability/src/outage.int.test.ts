@@ -63,7 +63,8 @@ afterAll(async () => {
 function tracker(logger = silentLogger, uri = server.url): Tracker {
   return createTracker(
     new MlflowExperimentTracker(
-      { nested: false, tags: {}, request_timeout_s: 10, tracking_uri: uri },
+      // The flavor's defaults (request_timeout_s 120 is its default, MLflow's client's too).
+      { nested: false, tags: {}, request_timeout_s: 120, tracking_uri: uri },
       { storeDir, logger },
     ),
   );
