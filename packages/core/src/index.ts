@@ -71,16 +71,36 @@ export {
   type ConsoleStream,
   type DatasetInput,
   type FinalRunStatus,
+  type HistogramMedia,
+  type ImageMedia,
   type KeyValue,
+  type Media,
+  type MediaImage,
+  type MediaKind,
   type MetricPoint,
   type ResumeOptions,
   type RunInit,
   type RunRef,
   type RunSource,
   type RunStatus,
+  type TableCell,
+  type TableMedia,
   UID_TAG,
 } from './contract/types.js';
 export { forEachMetric, type MetricVisitor, type WriteBatch } from './contract/write-batch.js';
+export {
+  DEFAULT_HISTOGRAM_BINS,
+  type HistogramInput,
+  type ImageValue,
+  image,
+  isImageValue,
+  MAX_CAPTION_LENGTH,
+  MAX_HISTOGRAM_BINS,
+  MAX_IMAGE_BYTES,
+  MAX_IMAGE_PIXELS,
+  MAX_TABLE_COLUMNS,
+  MAX_TABLE_ROWS,
+} from './engine/media.js';
 export { redactCommand, type SourceOptions } from './engine/source.js';
 export {
   DEFAULT_SYSTEM_METRICS_INTERVAL_S,
@@ -97,6 +117,7 @@ export {
 // The local flavor and the registry
 export {
   type LocalArtifact,
+  type LocalMedia,
   LocalRuns,
   type RunSnapshot,
   type RunSummary,
@@ -120,9 +141,13 @@ export type {
   DestinationReport,
   EndOptions,
   EndReport,
+  HistogramOptions,
+  ImageOptions,
+  MediaOptions,
   MetricOptions,
   Run,
   StartRunOptions,
+  TableInput,
 } from './tracker/run.js';
 export { type SyncOptions, type SyncReport, syncRun } from './tracker/sync.js';
 export {

@@ -3,6 +3,7 @@
  * validation, batching, retries and the journal; this class only speaks MLflow.
  */
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import {
   type ArtifactUpload,
   BaseExperimentTracker,
@@ -10,6 +11,7 @@ import {
   defineFlavor,
   type FinalRunStatus,
   type FlavorCapabilities,
+  type Media,
   type ResumeOptions,
   type RunInit,
   type RunRef,
@@ -29,6 +31,14 @@ import {
 } from './mlflow-config.js';
 import { MlflowError } from './mlflow-error.js';
 import { logInputsBody } from './mlflow-inputs.js';
+import {
+  histogramPlan,
+  imagePlan,
+  LOGGED_ARTIFACTS_TAG,
+  LOGGED_IMAGES_TAG,
+  tablePlan,
+  withLoggedTable,
+} from './mlflow-media.js';
 import { uploadMultipart } from './mlflow-multipart.js';
 import { sourceTags } from './mlflow-source.js';
 
@@ -52,6 +62,10 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
   private multipartOffered: boolean | undefined;
   /** The upload that is asking the server whether it does multipart; others wait for its answer. */
   private multipartAsking: Promise<unknown> | undefined;
+  /** Runs whose `mlflow.loggedImages` tag this process has set. */
+  private readonly imageRuns = new Set<string>();
+  /** Per run: the last `mlflow.loggedArtifacts` value written (or being written). */
+  private readonly tableTags = new Map<string, Promise<string | undefined>>();
 
   /** The config with MLflow's environment variables applied; read on first use, not at import. */
   get settings(): ResolvedMlflowConfig {
@@ -80,6 +94,7 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
       // Fewer keys a request is less work for MLflow's server (mlflow-batch.ts).
       metricOrder: 'by-key',
       inputs: true,
+      media: ['image', 'table', 'histogram'],
     };
   }
 
@@ -124,6 +139,60 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
   /** `runs/log-inputs`; MLflow keeps a dataset input of a run once, so a retry is harmless. */
   async logInput(ref: RunRef, input: DatasetInput): Promise<void> {
     await this.client.post('runs/log-inputs', logInputsBody(ref.runId, input));
+  }
+
+  /** Images, tables and histograms as MLflow's client lays them out (mlflow-media.ts). */
+  async logMedia(ref: RunRef, media: Media): Promise<void> {
+    const plan =
+      media.kind === 'image'
+        ? await imagePlan(ref.runId, media)
+        : media.kind === 'table'
+          ? await tablePlan(ref.runId, media)
+          : histogramPlan(media);
+    const root = await this.artifactRoot(ref);
+    for (const file of plan.files) {
+      const path = `${root}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
+      await this.client.putArtifact(
+        path,
+        Readable.from([file.bytes]),
+        file.bytes.length,
+        file.contentType,
+      );
+    }
+    if (plan.loggedImages === true && !this.imageRuns.has(ref.runId)) {
+      await this.client.post('runs/set-tag', {
+        run_id: ref.runId,
+        key: LOGGED_IMAGES_TAG,
+        value: 'True',
+      });
+      this.imageRuns.add(ref.runId);
+    }
+    if (plan.table !== undefined) await this.addLoggedTable(ref.runId, plan.table);
+  }
+
+  /** Adds a table to `mlflow.loggedArtifacts`, one update of a run's tag at a time. */
+  private addLoggedTable(runId: string, path: string): Promise<void> {
+    const previous = this.tableTags.get(runId) ?? Promise.resolve(undefined);
+    const next = previous
+      .catch(() => undefined)
+      .then(async (known) => {
+        let current = known;
+        if (current === undefined) {
+          const { run } = await this.client.get<{ run: MlflowRun }>('runs/get', { run_id: runId });
+          current = run.data?.tags?.find((tag) => tag.key === LOGGED_ARTIFACTS_TAG)?.value;
+        }
+        const value = withLoggedTable(current, path);
+        if (value !== current) {
+          await this.client.post('runs/set-tag', {
+            run_id: runId,
+            key: LOGGED_ARTIFACTS_TAG,
+            value,
+          });
+        }
+        return value;
+      });
+    this.tableTags.set(runId, next);
+    return next.then(() => undefined);
   }
 
   async uploadArtifact(ref: RunRef, artifact: ArtifactUpload): Promise<void> {

@@ -11,6 +11,8 @@ import type {
   ArtifactUpload,
   DatasetInput,
   FinalRunStatus,
+  Media,
+  MediaKind,
   ResumeOptions,
   RunInit,
   RunRef,
@@ -54,6 +56,12 @@ export interface FlavorCapabilities {
    * per run that this backend does not.
    */
   inputs?: boolean;
+  /**
+   * The media kinds the flavor takes (`logMedia`): images, tables,
+   * histograms. Default none: the journal keeps them (the local store shows
+   * them) and core says once per run and kind that this backend does not.
+   */
+  media?: readonly MediaKind[];
 }
 
 export const DEFAULT_CAPABILITIES: Readonly<FlavorCapabilities> = Object.freeze({
@@ -94,6 +102,11 @@ export interface ExperimentBackend extends FlavorTracker {
   uploadArtifact(run: RunRef, artifact: ArtifactUpload): Promise<void>;
   /** Records one dataset input. Only called when `capabilities.inputs` is true; idempotent. */
   logInput?(run: RunRef, input: DatasetInput): Promise<void>;
+  /**
+   * Records one image, table or histogram at its key and step. Only called for the kinds in
+   * `capabilities.media`; idempotent (a retry sends the same value again).
+   */
+  logMedia?(run: RunRef, media: Media): Promise<void>;
   /** Marks the backend run FINISHED, FAILED or KILLED at `endTime` (epoch ms). */
   finishRun(run: RunRef, status: FinalRunStatus, endTime: number): Promise<void>;
   /** Extra step metadata for a backend run (e.g. `mlflow_run_id`). */

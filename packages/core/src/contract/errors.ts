@@ -98,7 +98,15 @@ export type ValidationRule =
   | 'step'
   | 'timestamp'
   | 'param-conflict'
-  | 'too-deep';
+  | 'too-deep'
+  /** Not a PNG or JPEG image, or a truncated one. */
+  | 'image-format'
+  /** An image or table beyond its size cap. */
+  | 'too-large'
+  /** A table without columns, with ragged rows or repeated column names. */
+  | 'table-shape'
+  /** Histogram bins out of range, or edges that do not increase. */
+  | 'bins';
 
 /** Bad input to a logging call: names the key and the rule it broke. */
 export class ValidationError extends TrackstackError {

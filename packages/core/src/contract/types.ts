@@ -137,5 +137,54 @@ export interface DatasetInput {
   context?: string;
 }
 
+/** The media a run logs besides scalars (`logImage`, `logTable`, `logHistogram`). */
+export type MediaKind = 'image' | 'table' | 'histogram';
+
+/** A logged image, staged in the run's directory: PNG or JPEG, size read from its header. */
+export interface MediaImage {
+  /** The staged copy (absolute path); read it, never move or change it. */
+  localPath: string;
+  sha256: string;
+  size: number;
+  format: 'png' | 'jpeg';
+  width: number;
+  height: number;
+  caption?: string;
+}
+
+/** A table cell: a string, a finite or non-finite number, a boolean, null, or an image. */
+export type TableCell = string | number | boolean | null | MediaImage;
+
+interface MediaBase {
+  key: string;
+  step: number;
+  /** Epoch ms. */
+  timestamp: number;
+}
+
+export interface ImageMedia extends MediaBase {
+  kind: 'image';
+  image: MediaImage;
+}
+
+export interface TableMedia extends MediaBase {
+  kind: 'table';
+  columns: string[];
+  /** Every row has one cell per column. */
+  rows: TableCell[][];
+  /** The images of the table's cells, each once, in the order they first appear. */
+  images: MediaImage[];
+}
+
+export interface HistogramMedia extends MediaBase {
+  kind: 'histogram';
+  /** Bin edges, increasing: one more than `counts`. */
+  bins: number[];
+  counts: number[];
+}
+
+/** One media value as a flavor receives it (`logMedia`). */
+export type Media = ImageMedia | TableMedia | HistogramMedia;
+
 /** The tag every backend run carries: the trackstack run's uid (resume, replays, duplicates). */
 export const UID_TAG = 'trackstack.uid';

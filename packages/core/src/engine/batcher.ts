@@ -21,6 +21,7 @@ import type {
   DatasetInput,
   FinalRunStatus,
   KeyValue,
+  MediaKind,
 } from '../contract/types.js';
 import {
   lazyMetricsBatch,
@@ -28,12 +29,18 @@ import {
   type MetricSlice,
   type WriteBatch,
 } from '../contract/write-batch.js';
-import { consoleLineOf, type DataRecord, decodeMetrics } from './journal-records.js';
+import {
+  consoleLineOf,
+  type DataRecord,
+  decodeMetrics,
+  type MediaRecord,
+} from './journal-records.js';
 
 export type Task<P> =
   | { kind: 'write'; batch: WriteBatch; entities: number; parts: P[] }
   | { kind: 'artifact'; artifact: ArtifactUpload; parts: P[] }
   | { kind: 'input'; input: DatasetInput; parts: P[] }
+  | { kind: 'media'; media: MediaRecord; parts: P[] }
   | { kind: 'finish'; status: FinalRunStatus; endTime: number; parts: P[] };
 
 export interface BatcherOptions<P> {
@@ -42,6 +49,8 @@ export interface BatcherOptions<P> {
   console: boolean;
   /** Pass dataset inputs on (flavors with the `inputs` capability); else the journal keeps them. */
   inputs?: boolean;
+  /** The media kinds to pass on (flavors with `capabilities.media`); else the journal keeps them. */
+  media?: ReadonlySet<MediaKind>;
   /** Pass artifacts on (flavors with the `artifacts` capability). */
   artifacts: boolean;
   metricOrder: 'logged' | 'by-key';
@@ -144,6 +153,13 @@ export class Batcher<P> {
         this.close();
         this.options.retain(part, 1);
         this.queue.push({ kind: 'input', input: record.input, parts: [part] });
+        return;
+      }
+      case 'm': {
+        if (this.options.media?.has(record.kind) !== true) return;
+        this.close();
+        this.options.retain(part, 1);
+        this.queue.push({ kind: 'media', media: record, parts: [part] });
         return;
       }
       case 'e':

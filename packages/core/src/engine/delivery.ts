@@ -14,13 +14,14 @@ import type { ExperimentBackend } from '../contract/backend.js';
 import { type BackendError, toBackendError } from '../contract/errors.js';
 import type { Logger } from '../contract/log.js';
 import { type RetryPolicy, retryDelay } from '../contract/retry.js';
-import type { FinalRunStatus, RunInit, RunRef } from '../contract/types.js';
+import type { FinalRunStatus, MediaKind, RunInit, RunRef } from '../contract/types.js';
 import { Batcher, type Task } from './batcher.js';
 import { type PendingRecord, SegmentCursors } from './cursors.js';
 import { DestinationHealth } from './health.js';
 import { JournalReader } from './journal.js';
 import { recordEvents } from './journal-records.js';
 import type { JournalTail } from './journal-tail.js';
+import { deliveredMedia } from './media.js';
 import { RunDir } from './run-dir.js';
 import { Sender } from './sender.js';
 
@@ -70,6 +71,8 @@ export class Delivery {
   readonly destination: string;
   /** Whether the backend records dataset inputs (`capabilities.inputs` and `logInput`). */
   readonly takesInputs: boolean;
+  /** The media kinds the backend records (`capabilities.media` and `logMedia`). */
+  readonly takesMedia: ReadonlySet<MediaKind>;
   readonly errors: BackendError[] = [];
   private readonly options: DeliveryOptions;
   private readonly backend: ExperimentBackend;
@@ -97,12 +100,16 @@ export class Delivery {
     const { capabilities, limits } = options.backend;
     this.takesInputs =
       capabilities.inputs === true && typeof options.backend.logInput === 'function';
+    this.takesMedia = new Set(
+      typeof options.backend.logMedia === 'function' ? (capabilities.media ?? []) : [],
+    );
     this.health = new DestinationHealth({ retry: options.retry });
     this.batcher = new Batcher<PendingRecord>({
       limits: limits.request,
       console: capabilities.console === true,
       artifacts: capabilities.artifacts,
       inputs: this.takesInputs,
+      media: this.takesMedia,
       metricOrder: capabilities.orderedWrites ? 'logged' : (capabilities.metricOrder ?? 'logged'),
       retain: (part, n) => {
         part.remaining += n;
@@ -387,6 +394,12 @@ export class Delivery {
         return;
       case 'input':
         await this.backend.logInput!(ref, task.input);
+        return;
+      case 'media':
+        await this.backend.logMedia!(
+          ref,
+          await deliveredMedia(task.media, this.options.runDir.path),
+        );
         return;
       case 'finish':
         await this.backend.finishRun(ref, task.status, task.endTime);

@@ -66,6 +66,40 @@ export interface InputRecord {
   input: DatasetInput;
 }
 
+/** A staged image: its copy relative to the run directory, and what its header says. */
+export interface ImageEntry {
+  file: string;
+  sha256: string;
+  size: number;
+  format: 'png' | 'jpeg';
+  width: number;
+  height: number;
+  caption?: string;
+}
+
+/**
+ * A media value (`logImage`, `logTable`, `logHistogram`) at a key and step.
+ * Images and tables are staged files; a histogram's bins are inline.
+ */
+export type MediaRecord = {
+  t: 'm';
+  q: number;
+  key: string;
+  step: number;
+  ts: number;
+} & MediaBody;
+
+/** What a media record holds besides its key, step and time. */
+export type MediaBody =
+  | { kind: 'image'; image: ImageEntry }
+  | {
+      kind: 'table';
+      /** The staged table file (see encodeTableFile). */
+      table: { file: string; sha256: string; size: number; columns: number; rows: number };
+      images: ImageEntry[];
+    }
+  | { kind: 'histogram'; bins: number[]; counts: number[] };
+
 export interface EndRecord {
   t: 'e';
   q: number;
@@ -73,7 +107,7 @@ export interface EndRecord {
   time: number;
 }
 
-export type DataRecord = BatchRecord | ArtifactRecord | InputRecord | EndRecord;
+export type DataRecord = BatchRecord | ArtifactRecord | InputRecord | MediaRecord | EndRecord;
 export type JournalRecord = HeaderRecord | DataRecord;
 
 /** How many logged events (params, tags, points, artifacts, status) a record carries. */
@@ -88,6 +122,7 @@ export function recordEvents(record: DataRecord): number {
       );
     case 'a':
     case 'i':
+    case 'm':
     case 'e':
       return 1;
   }

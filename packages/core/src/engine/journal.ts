@@ -16,6 +16,9 @@ import {
 } from './journal-records.js';
 import type { JournalTail } from './journal-tail.js';
 
+/** The data record types this version reads (batch, artifact, input, media, end). */
+const DATA_RECORD_TYPES: ReadonlySet<string> = new Set(['b', 'a', 'i', 'm', 'e']);
+
 /** Appends records to one segment file. Writes are synchronous: a line is in the OS once `append` returns. */
 export class JournalWriter {
   readonly path: string;
@@ -238,7 +241,7 @@ export class JournalReader {
       this.header = record;
       return undefined;
     }
-    if (record.t !== 'b' && record.t !== 'a' && record.t !== 'i' && record.t !== 'e') {
+    if (!DATA_RECORD_TYPES.has(record.t)) {
       throw new TrackstackError(
         'CORRUPT_FILE',
         `journal ${this.path} line ${this.line} has an unknown record type`,

@@ -11,7 +11,7 @@ import { ValidationError } from '../contract/errors.js';
 import type { LoggingLimits } from '../contract/limits.js';
 import type { DatasetInput, KeyValue } from '../contract/types.js';
 
-export type KeyKind = 'metric' | 'param' | 'tag';
+export type KeyKind = 'metric' | 'param' | 'tag' | 'media';
 
 /** Letters and digits of any script, `_`, `/`, `.`, `-`, space and `:` (MLflow's `^[/\w.\- :]*$`). */
 const KEY_CHARACTERS = /^[\p{L}\p{N}_/.\- :]+$/u;

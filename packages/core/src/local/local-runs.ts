@@ -9,12 +9,17 @@ import { consoleLogger, type Logger } from '../contract/log.js';
 import type {
   ConsoleLine,
   DatasetInput,
+  HistogramMedia,
+  ImageMedia,
+  Media,
+  MediaImage,
   MetricPoint,
   RunSource,
   RunStatus,
 } from '../contract/types.js';
 import { JournalReader } from '../engine/journal.js';
-import { consoleLineOf, decodeMetrics } from '../engine/journal-records.js';
+import { consoleLineOf, decodeMetrics, type MediaRecord } from '../engine/journal-records.js';
+import { deliveredMedia, mediaImageOf } from '../engine/media.js';
 import { RunDir, type RunMeta } from '../engine/run-dir.js';
 import { resolveStoreDir } from '../store/store-dir.js';
 
@@ -49,10 +54,31 @@ export interface RunSnapshot extends RunSummary {
   source?: RunSource | undefined;
   /** The datasets the run read (`logInput`), in the order logged; the same one logged again once. */
   inputs: DatasetInput[];
+  /** Images, tables and histograms, in logging order. */
+  media: LocalMedia[];
 }
+
+/**
+ * A media value the run logged, as the store lists it: an image or a
+ * histogram whole, a table by its staged file and size (read it with
+ * `LocalRuns.media`).
+ */
+export type LocalMedia =
+  | ImageMedia
+  | HistogramMedia
+  | {
+      kind: 'table';
+      key: string;
+      step: number;
+      timestamp: number;
+      table: { localPath: string; size: number; columns: number; rows: number };
+      images: MediaImage[];
+    };
 
 interface RunContents {
   snapshot: RunSnapshot;
+  /** The media records, in logging order. */
+  media: MediaRecord[];
   history: Map<string, MetricPoint[]>;
   console: Map<number, ConsoleLine>;
 }
@@ -118,6 +144,17 @@ export class LocalRuns {
     return Object.fromEntries((await this.read(uid)).history);
   }
 
+  /** The run's media with tables read, in logging order (only `key`'s when given). */
+  async media(uid: string, key?: string): Promise<Media[]> {
+    const { media } = await this.read(uid);
+    const dir = new RunDir(this.storeDir, uid).path;
+    const out: Media[] = [];
+    for (const record of media) {
+      if (key === undefined || record.key === key) out.push(await deliveredMedia(record, dir));
+    }
+    return out;
+  }
+
   /** The run's console output (`logConsole`, `captureConsole`), one entry per line, in order. */
   async consoleOutput(uid: string): Promise<ConsoleLine[]> {
     const lines = (await this.read(uid)).console;
@@ -137,6 +174,7 @@ export class LocalRuns {
     const artifacts = new Map<string, LocalArtifact>();
     const inputs: DatasetInput[] = [];
     const inputIds = new Set<string>();
+    const media: MediaRecord[] = [];
     const history = new Map<string, MetricPoint[]>();
     const console = new Map<number, ConsoleLine>();
     let status: RunStatus = meta.status;
@@ -180,6 +218,9 @@ export class LocalRuns {
             }
             break;
           }
+          case 'm':
+            media.push(record);
+            break;
           case 'e':
             if (RunDir.endSuperseded(record.time, segments)) break;
             status = record.status;
@@ -198,11 +239,34 @@ export class LocalRuns {
         metrics,
         artifacts: [...artifacts.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
         inputs,
+        media: media.map((record) => localMediaOf(record, dir.path)),
         ...(meta.source === undefined ? {} : { source: meta.source }),
       },
       history,
       console,
+      media,
     };
+  }
+}
+
+function localMediaOf(record: MediaRecord, dir: string): LocalMedia {
+  const { key, step, ts: timestamp } = record;
+  switch (record.kind) {
+    case 'image':
+      return { kind: 'image', key, step, timestamp, image: mediaImageOf(record.image, dir) };
+    case 'histogram':
+      return { kind: 'histogram', key, step, timestamp, bins: record.bins, counts: record.counts };
+    case 'table': {
+      const { file, size, columns, rows } = record.table;
+      return {
+        kind: 'table',
+        key,
+        step,
+        timestamp,
+        table: { localPath: join(dir, file), size, columns, rows },
+        images: record.images.map((entry) => mediaImageOf(entry, dir)),
+      };
+    }
   }
 }
 

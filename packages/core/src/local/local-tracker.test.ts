@@ -29,6 +29,22 @@ describeFlavorConformance({
       artifacts,
       parentRunId: snapshot.parentUid,
       inputs: snapshot.inputs,
+      media: await Promise.all(
+        snapshot.media.map(async (m) => ({
+          kind: m.kind,
+          key: m.key,
+          step: m.step,
+          ...(m.kind === 'image'
+            ? {
+                sha256: createHash('sha256')
+                  .update(await readFile(m.image.localPath))
+                  .digest('hex'),
+              }
+            : m.kind === 'table'
+              ? { rows: m.table.rows }
+              : { counts: m.counts }),
+        })),
+      ),
     };
   },
   capabilities: {

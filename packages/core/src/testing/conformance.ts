@@ -26,9 +26,11 @@ import type { FlavorTracker } from '../contract/flavor.js';
 import { DEFAULT_LIMITS, type RequestLimits } from '../contract/limits.js';
 import { silentLogger } from '../contract/log.js';
 import type { StepRunInfo } from '../contract/step-run.js';
-import type { MetricPoint, RunRef, RunStatus } from '../contract/types.js';
+import type { MediaKind, MetricPoint, RunRef, RunStatus } from '../contract/types.js';
+import { image } from '../engine/media.js';
 import type { Run, StartRunOptions } from '../tracker/run.js';
 import { createTracker, type Tracker } from '../tracker/tracker.js';
+import { TEST_JPEG, TEST_PNG } from './test-images.js';
 
 export interface BackendRunView {
   status: RunStatus;
@@ -42,6 +44,19 @@ export interface BackendRunView {
   parentRunId?: string | undefined;
   /** The dataset inputs the backend holds (flavors with `capabilities.inputs`). */
   inputs?: { name: string; digest?: string | undefined; context?: string | undefined }[];
+  /**
+   * The media the backend holds (flavors with `capabilities.media`): per value its kind, key
+   * and step, and what the backend keeps of it (an image's sha256, a table's row count, a
+   * histogram's counts).
+   */
+  media?: {
+    kind: MediaKind;
+    key: string;
+    step: number;
+    sha256?: string;
+    rows?: number;
+    counts?: number[];
+  }[];
 }
 
 export interface LoggedRun {
@@ -74,6 +89,7 @@ export type ConformanceTest =
   | 'resume'
   | 'nested'
   | 'inputs'
+  | 'media'
   | 'retryable-errors'
   | 'fatal-errors'
   | 'step-lifecycle';
@@ -411,6 +427,61 @@ export function describeFlavorConformance<T extends FlavorTracker>(
           expect(view.inputs).toEqual([
             expect.objectContaining({ name: 'iris', digest: 'abc123', context: 'training' }),
           ]);
+        }
+      },
+    );
+
+    define(
+      'media',
+      'images, a table with an image and a histogram arrive where the flavor takes them, and never throw where it does not',
+      async (c) => {
+        const run = await c.startRun({ name: 'media' });
+        await run.logImage('samples/pred', TEST_PNG, { step: 1, caption: 'first' });
+        await run.logImage('samples/pred', TEST_JPEG, { step: 2 });
+        await run.logTable(
+          'samples/table',
+          {
+            columns: ['id', 'picture', 'ok'],
+            rows: [
+              [1, image(TEST_PNG), true],
+              [2, null, false],
+            ],
+          },
+          { step: 1 },
+        );
+        run.logHistogram('weights', [1, 2, 2, 3], { step: 1, bins: 3 });
+        const report = await run.end();
+        expect(report.pendingEvents).toBe(0);
+        expect(report.destinations[0]?.errors ?? []).toEqual([]);
+        const kinds = new Set<MediaKind>(
+          isExperimentBackend(c.flavorTracker)
+            ? (c.flavorTracker.capabilities.media ?? [])
+            : ['image', 'table', 'histogram'],
+        );
+        const view = await c.readRun(run);
+        if (view.media === undefined) return;
+        const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+        const expected: NonNullable<BackendRunView['media']> = [];
+        if (kinds.has('image')) {
+          expected.push(
+            { kind: 'image', key: 'samples/pred', step: 1, sha256: sha(TEST_PNG) },
+            { kind: 'image', key: 'samples/pred', step: 2, sha256: sha(TEST_JPEG) },
+          );
+        }
+        if (kinds.has('table'))
+          expected.push({ kind: 'table', key: 'samples/table', step: 1, rows: 2 });
+        if (kinds.has('histogram')) {
+          expected.push({ kind: 'histogram', key: 'weights', step: 1, counts: [1, 2, 1] });
+        }
+        const id = (m: { kind: string; key: string; step: number }) =>
+          `${m.kind} ${m.key} ${m.step}`;
+        expect(view.media.map(id).sort()).toEqual(expected.map(id).sort());
+        for (const held of view.media) {
+          // What the view reports of a value (its sha256, rows, counts) is what was logged.
+          const logged = expected.find((e) => id(e) === id(held))!;
+          for (const field of ['sha256', 'rows', 'counts'] as const) {
+            if (held[field] !== undefined) expect(held[field]).toEqual(logged[field]);
+          }
         }
       },
     );

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describeFlavorConformance, metricHistories } from './conformance.js';
 import { InMemoryTracker } from './in-memory-tracker.js';
 
@@ -19,6 +20,16 @@ describeFlavorConformance({
       artifacts: Object.fromEntries([...stored.artifacts].map(([path, a]) => [path, a.sha256])),
       parentRunId: stored.init.parent?.runId,
       inputs: stored.inputs,
+      media: stored.media.map((m) => ({
+        kind: m.kind,
+        key: m.key,
+        step: m.step,
+        ...(m.kind === 'image'
+          ? { sha256: createHash('sha256').update(m.bytes!).digest('hex') }
+          : m.kind === 'table'
+            ? { rows: m.rows.length }
+            : { counts: m.counts }),
+      })),
     };
   },
 });

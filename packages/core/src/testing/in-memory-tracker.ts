@@ -17,6 +17,7 @@ import {
   type ConsoleLine,
   type DatasetInput,
   type FinalRunStatus,
+  type Media,
   type MetricPoint,
   type ResumeOptions,
   type RunInit,
@@ -41,11 +42,14 @@ export interface StoredRun {
   console: Map<number, ConsoleLine>;
   /** Dataset inputs, each (name, digest, context) once. */
   inputs: DatasetInput[];
+  /** Media in arrival order, each (kind, key, step, timestamp) once; an image's bytes read back. */
+  media: (Media & { bytes?: Buffer })[];
 }
 
 export type BackendOperation =
   | 'createRun'
   | 'logInput'
+  | 'logMedia'
   | 'resumeRun'
   | 'writeBatch'
   | 'uploadArtifact'
@@ -132,6 +136,7 @@ export class InMemoryBackend {
       artifacts: new Map(),
       console: new Map(),
       inputs: [],
+      media: [],
     };
     this.runs.set(run.runId, run);
     return run;
@@ -185,6 +190,7 @@ export class InMemoryTracker extends BaseExperimentTracker<z.output<typeof inMem
       orderedWrites: this.config.ordered_writes,
       nestedRuns: true,
       inputs: true,
+      media: ['image', 'table', 'histogram'],
       minWriteIntervalMs: this.config.min_write_interval_ms ?? 0,
       console: this.config.console ?? false,
       metricOrder: this.config.metric_order ?? 'logged',
@@ -263,6 +269,20 @@ export class InMemoryTracker extends BaseExperimentTracker<z.output<typeof inMem
       const same = (a: DatasetInput) =>
         a.name === input.name && a.digest === input.digest && a.context === input.context;
       if (!run.inputs.some(same)) run.inputs.push(input);
+    });
+  }
+
+  async logMedia(ref: RunRef, media: Media): Promise<void> {
+    await this.backend.call('logMedia', ref.runId, async () => {
+      const run = this.backend.get(ref.runId);
+      const same = (a: Media) =>
+        a.kind === media.kind &&
+        a.key === media.key &&
+        a.step === media.step &&
+        a.timestamp === media.timestamp;
+      if (run.media.some(same)) return;
+      const bytes = media.kind === 'image' ? await readFile(media.image.localPath) : undefined;
+      run.media.push(bytes === undefined ? media : { ...media, bytes });
     });
   }
 

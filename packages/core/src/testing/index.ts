@@ -20,3 +20,4 @@ export {
   type StoredRun,
 } from './in-memory-tracker.js';
 export { journalNow } from './journal-now.js';
+export { TEST_JPEG, TEST_PNG } from './test-images.js';

@@ -6,9 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendError } from '../contract/errors.js';
 import type { Logger } from '../contract/log.js';
 import { silentLogger } from '../contract/log.js';
+import { image } from '../engine/media.js';
 import { LocalRuns } from '../local/local-runs.js';
 import { LocalExperimentTracker } from '../local/local-tracker.js';
 import { InMemoryBackend, InMemoryTracker } from '../testing/in-memory-tracker.js';
+import { TEST_JPEG, TEST_PNG } from '../testing/test-images.js';
 import { currentRun } from './context.js';
 import { getTracker } from './get-tracker.js';
 import { CAPTURE_SOURCE_ENV } from './open-run.js';
@@ -454,5 +456,164 @@ describe('dataset inputs (logInput)', () => {
       'a',
       'b',
     ]);
+  });
+});
+
+describe('media (logImage, logTable, logHistogram, logText, logJson)', () => {
+  const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+  it('stages every image before the call resolves: a file changed or deleted after it is still delivered as logged', async () => {
+    const file = join(storeDir, 'pred.png');
+    await writeFile(file, TEST_PNG);
+    const run = await memory('media-stage').startRun();
+    await run.logImage('pred', file, { step: 3, caption: 'a cat' });
+    await writeFile(file, TEST_JPEG);
+    await run.logTable('t', { columns: ['img'], rows: [[image(file)]] }, { step: 1 });
+    await rm(file);
+    await run.end();
+    const stored = [...InMemoryBackend.get('media-stage').runs.values()].find(
+      (r) => r.init.uid === run.uid,
+    )!;
+    const [img, table] = stored.media;
+    expect(img).toMatchObject({
+      kind: 'image',
+      key: 'pred',
+      step: 3,
+      image: { format: 'png', width: 24, height: 16, caption: 'a cat', sha256: sha(TEST_PNG) },
+    });
+    expect(sha(img!.bytes!)).toBe(sha(TEST_PNG));
+    expect(table).toMatchObject({ kind: 'table', columns: ['img'], images: [{ format: 'jpeg' }] });
+    const local = await new LocalRuns(storeDir).get(run.uid);
+    expect(local.media.map((m) => [m.kind, m.key, m.step])).toEqual([
+      ['image', 'pred', 3],
+      ['table', 't', 1],
+    ]);
+  });
+
+  it('reads tables back from the store with their cells, images included', async () => {
+    const run = await local().startRun();
+    const cell = image(TEST_JPEG, { caption: 'c' });
+    await run.logTable('eval', {
+      columns: ['id', 'img', 'score', 'ok'],
+      rows: [
+        [1, cell, 0.5, true],
+        [2, null, Number.NaN, false],
+      ],
+    });
+    run.logHistogram('w', [1, 2, 3], { step: 2, bins: 2 });
+    await run.end();
+    const [table, histogram] = await new LocalRuns(storeDir).media(run.uid);
+    expect(table).toMatchObject({
+      kind: 'table',
+      columns: ['id', 'img', 'score', 'ok'],
+      rows: [
+        [1, { format: 'jpeg', caption: 'c', sha256: sha(TEST_JPEG) }, 0.5, true],
+        [2, null, Number.NaN, false],
+      ],
+    });
+    expect(histogram).toMatchObject({ kind: 'histogram', key: 'w', step: 2, counts: [1, 2] });
+  });
+
+  it('refuses bad media with a typed error naming the key, and logs nothing of it', async () => {
+    const run = await local().startRun();
+    const truncated = TEST_PNG.subarray(0, TEST_PNG.length - 20);
+    const cases: [() => Promise<unknown>, string, string][] = [
+      [() => run.logImage('bad', truncated), 'bad', 'image-format'],
+      [() => run.logImage('bad', Buffer.from('GIF89a....')), 'bad', 'image-format'],
+      [() => run.logImage('bad', join(storeDir, 'missing.png')), 'bad', 'value-type'],
+      [() => run.logImage('bad', 42 as never), 'bad', 'value-type'],
+      [() => run.logImage('bad', TEST_PNG, { caption: 7 as never }), 'bad', 'value-type'],
+      [() => run.logImage('', TEST_PNG), '', 'key-empty'],
+      [() => run.logImage('a//b', TEST_PNG), 'a//b', 'key-path'],
+      [() => run.logImage('ok', TEST_PNG, { step: -1 }), 'ok', 'step'],
+      [() => run.logTable('t', { columns: ['a', 'b'], rows: [[1]] }), 't', 'table-shape'],
+      [
+        () => run.logTable('t', { columns: ['a'], rows: [[image(truncated)]] }),
+        't[0]["a"]',
+        'image-format',
+      ],
+      [async () => run.logHistogram('h', [1, Number.NaN]), 'h', 'value-type'],
+      [() => run.logText('../escape.txt', 'x'), '../escape.txt', 'key-path'],
+      [() => run.logText('/abs.txt', 'x'), '/abs.txt', 'key-path'],
+      [
+        () =>
+          run.logJson(
+            'loop.json',
+            (() => {
+              const o: Record<string, unknown> = {};
+              o.o = o;
+              return o;
+            })(),
+          ),
+        'loop.json',
+        'value-circular',
+      ],
+      [() => run.logJson('u.json', undefined), 'u.json', 'value-type'],
+    ];
+    for (const [call, key, rule] of cases) {
+      await expect(call(), `${key} ${rule}`).rejects.toMatchObject({
+        code: key === '' || key === 'a//b' ? 'INVALID_KEY' : 'INVALID_VALUE',
+        key,
+        rule,
+      });
+    }
+    await run.end();
+    const snapshot = await new LocalRuns(storeDir).get(run.uid);
+    expect(snapshot.media).toEqual([]);
+    expect(snapshot.artifacts).toEqual([]);
+  });
+
+  it('refuses an image over 50 MiB (a 100 MB file) with a typed error', async () => {
+    const big = join(storeDir, 'big.png');
+    const { truncate } = await import('node:fs/promises');
+    await writeFile(big, TEST_PNG);
+    await truncate(big, 100 * 1024 * 1024);
+    const run = await local().startRun();
+    await expect(run.logImage('big', big)).rejects.toMatchObject({ key: 'big', rule: 'too-large' });
+    await run.end();
+  });
+
+  it('writes text and JSON as artifacts, JSON indented by 2 as MLflow writes log_dict', async () => {
+    const run = await local().startRun();
+    await run.logText('notes/a.txt', 'hé\n');
+    await run.logJson('cfg.json', { lr: 0.1, layers: [1, 2] });
+    await run.end();
+    const { artifacts } = await new LocalRuns(storeDir).get(run.uid);
+    const { readFile } = await import('node:fs/promises');
+    const text = await Promise.all(
+      artifacts.map(async (a) => [a.path, await readFile(a.file, 'utf8')]),
+    );
+    expect(text).toEqual([
+      ['cfg.json', '{\n  "lr": 0.1,\n  "layers": [\n    1,\n    2\n  ]\n}'],
+      ['notes/a.txt', 'hé\n'],
+    ]);
+  });
+
+  it('says once per kind that a backend does not take media, and keeps it in the journal', async () => {
+    class NoMedia extends InMemoryTracker {
+      override get capabilities() {
+        return { ...super.capabilities, media: ['image' as const] };
+      }
+    }
+    const warnings: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (message) => warnings.push(message) };
+    const tracker = createTracker(
+      new NoMedia({ backend: 'no-media', ordered_writes: false }, { storeDir }),
+      {
+        logger,
+      },
+    );
+    const run = await tracker.startRun();
+    await run.logImage('i', TEST_PNG);
+    run.logHistogram('h', [1]);
+    run.logHistogram('h', [2], { step: 1 });
+    await run.logTable('t', { columns: ['a'], rows: [[1]] });
+    const report = await run.end();
+    expect(report.pendingEvents).toBe(0);
+    expect(warnings.filter((w) => w.includes('does not record'))).toEqual([
+      expect.stringContaining('histograms'),
+      expect.stringContaining('tables'),
+    ]);
+    expect((await new LocalRuns(storeDir).get(run.uid)).media).toHaveLength(4);
   });
 });

@@ -3,10 +3,8 @@
  * process hooks call (`journalNow`, `endInJournalNow`) and what `openRun`
  * hands over (journal writer, buffer, deliveries).
  */
-import { createHash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
-import { copyFile, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { basename, relative, resolve } from 'node:path';
 import { TrackstackError, ValidationError } from '../contract/errors.js';
 import type { LoggingLimits } from '../contract/limits.js';
 import type { Logger } from '../contract/log.js';
@@ -19,11 +17,32 @@ import {
   type ArtifactRecord,
   type BatchRecord,
   type EndRecord,
+  type ImageEntry,
   type InputRecord,
   keyValuePairs,
+  type MediaBody,
+  type MediaRecord,
 } from '../engine/journal-records.js';
+import {
+  checkTable,
+  encodeTableFile,
+  type HistogramInput,
+  histogramOf,
+  type ImageValue,
+  type LoadedImage,
+  loadImage,
+} from '../engine/media.js';
 import type { MetricBuffer } from '../engine/metric-buffer.js';
 import type { RunDir, RunMeta } from '../engine/run-dir.js';
+import {
+  contentTypeOf,
+  hashFile,
+  listFiles,
+  normalizeArtifactPath,
+  stageBytes,
+  stageFile,
+  toPosix,
+} from '../engine/staging.js';
 import {
   checkParamConflict,
   type DatasetInputOptions,
@@ -42,9 +61,13 @@ import type {
   DestinationReport,
   EndOptions,
   EndReport,
+  HistogramOptions,
+  ImageOptions,
+  MediaOptions,
   MetricOptions,
   Run,
   StartRunOptions,
+  TableInput,
 } from './run.js';
 
 /** What `openRun` (open-run.ts) hands a run. */
@@ -95,6 +118,8 @@ export class RunImpl implements Run {
   private timer: NodeJS.Timeout | undefined;
   private monitor: { stop(): void } | undefined;
   private inputsWarned = false;
+  /** `destination\0kind` pairs already warned about (a backend without that media kind). */
+  private readonly mediaWarned = new Set<string>();
   private releaseConsole: (() => void) | undefined;
   private warnedAttachedConsole = false;
   /** Set by process hooks when the process is going down with an error. */
@@ -378,6 +403,72 @@ export class RunImpl implements Run {
     this.wakeDeliveries();
   }
 
+  async logImage(
+    key: string,
+    value: Uint8Array | string | ImageValue,
+    options: ImageOptions = {},
+  ): Promise<void> {
+    if (this.ending !== undefined) this.throwEnded();
+    const at = this.mediaAt(key, options);
+    const loaded = await loadImage(key, value, options.caption);
+    const entry = await this.stageImage(loaded);
+    this.journalMedia({ t: 'm', ...at, kind: 'image', image: entry });
+  }
+
+  async logTable(key: string, table: TableInput, options: MediaOptions = {}): Promise<void> {
+    if (this.ending !== undefined) this.throwEnded();
+    const at = this.mediaAt(key, options);
+    const checked = checkTable(key, table);
+    const loaded: LoadedImage[] = [];
+    for (const { value, where } of checked.images) loaded.push(await loadImage(where, value));
+    const images: ImageEntry[] = [];
+    for (const image of loaded) images.push(await this.stageImage(image));
+    const staged = await stageBytes(
+      this.dir,
+      this.parts.dir.artifactsDir,
+      Buffer.from(encodeTableFile(checked), 'utf8'),
+    );
+    this.journalMedia({
+      t: 'm',
+      ...at,
+      kind: 'table',
+      table: { ...staged, columns: checked.columns.length, rows: checked.rows.length },
+      images,
+    });
+  }
+
+  logHistogram(key: string, values: HistogramInput, options: HistogramOptions = {}): void {
+    if (this.ending !== undefined) this.throwEnded();
+    const at = this.mediaAt(key, options);
+    const { bins, counts } = histogramOf(key, values, options.bins);
+    this.journalMedia({ t: 'm', ...at, kind: 'histogram', bins, counts });
+  }
+
+  async logText(path: string, text: string): Promise<void> {
+    if (typeof text !== 'string') {
+      throw new ValidationError('INVALID_VALUE', path, 'value-type', 'logText takes a string');
+    }
+    await this.logBytes(path, Buffer.from(text, 'utf8'));
+  }
+
+  async logJson(path: string, value: unknown): Promise<void> {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value, null, 2);
+    } catch (error) {
+      throw new ValidationError(
+        'INVALID_VALUE',
+        path,
+        'value-circular',
+        `cannot be written as JSON: ${(error as Error).message}`,
+      );
+    }
+    if (text === undefined) {
+      throw new ValidationError('INVALID_VALUE', path, 'value-type', `${typeof value} is not JSON`);
+    }
+    await this.logBytes(path, Buffer.from(text, 'utf8'));
+  }
+
   /**
    * Writes what is buffered to the journal and waits until every destination
    * acknowledged it (or `timeoutMs` passed). Throws the first typed error a
@@ -555,29 +646,65 @@ export class RunImpl implements Run {
     for (const delivery of this.parts.deliveries) delivery.wake();
   }
 
-  private async stage(source: string, target: string): Promise<Omit<ArtifactRecord, 'q'>> {
-    const artifacts = this.parts.dir.artifactsDir;
-    const temporary = join(
-      artifacts,
-      `.staging-${process.pid}-${Math.random().toString(36).slice(2)}`,
-    );
-    await copyFile(source, temporary, constants.COPYFILE_FICLONE);
-    const { sha256, size } = await hashFile(temporary);
-    const final = join(artifacts, sha256);
-    try {
-      await stat(final);
-      await unlink(temporary);
-    } catch {
-      await rename(temporary, final);
-    }
+  /** The key, step and time of a media call, checked. */
+  private mediaAt(key: string, options: MediaOptions): { key: string; step: number; ts: number } {
+    validateKey(key, 'media', this.limits);
     return {
+      key,
+      step: options.step === undefined ? 0 : normalizeStep(key, options.step),
+      ts: options.timestamp === undefined ? Date.now() : normalizeTimestamp(key, options.timestamp),
+    };
+  }
+
+  private async stageImage(image: LoadedImage): Promise<ImageEntry> {
+    const staged = await stageBytes(this.dir, this.parts.dir.artifactsDir, image.bytes);
+    return {
+      ...staged,
+      ...image.info,
+      ...(image.caption === undefined ? {} : { caption: image.caption }),
+    };
+  }
+
+  private journalMedia(
+    record: { t: 'm'; key: string; step: number; ts: number } & MediaBody,
+  ): void {
+    if (this.ending !== undefined) this.throwEnded();
+    this.flushToJournal();
+    this.parts.writer.append<MediaRecord>(record as MediaRecord);
+    this.journaledEvents += 1;
+    const missing = this.parts.deliveries
+      .filter((d) => !d.takesMedia.has(record.kind))
+      .map((d) => d.destination)
+      .filter((destination) => !this.mediaWarned.has(`${destination}\u0000${record.kind}`));
+    if (missing.length > 0) {
+      for (const destination of missing) this.mediaWarned.add(`${destination}\u0000${record.kind}`);
+      this.parts.logger.warn(
+        `trackstack: ${missing.join(', ')} do${missing.length === 1 ? 'es' : ''} not record ${record.kind}s; the run's journal keeps them (trackstack runs show)`,
+      );
+    }
+    this.wakeDeliveries();
+  }
+
+  /** Stages bytes as an artifact at `path` (logText, logJson). */
+  private async logBytes(path: string, bytes: Uint8Array): Promise<void> {
+    if (this.ending !== undefined) this.throwEnded();
+    const target = normalizeArtifactPath(path);
+    const staged = await stageBytes(this.dir, this.parts.dir.artifactsDir, bytes);
+    if (this.ending !== undefined) this.throwEnded();
+    this.flushToJournal();
+    this.parts.writer.append<ArtifactRecord>({
       t: 'a',
       path: target,
-      file: toPosix(relative(this.dir, final)),
-      size,
-      sha256,
-      ct: (await loadMime()).getType(target) ?? 'application/octet-stream',
-    };
+      ...staged,
+      ct: await contentTypeOf(target),
+    });
+    this.journaledEvents += 1;
+    this.wakeDeliveries();
+  }
+
+  private async stage(source: string, target: string): Promise<Omit<ArtifactRecord, 'q'>> {
+    const staged = await stageFile(this.dir, this.parts.dir.artifactsDir, source);
+    return { t: 'a', path: target, ...staged, ct: await contentTypeOf(target) };
   }
 
   private throwEnded(): never {
@@ -586,65 +713,4 @@ export class RunImpl implements Run {
       `run ${this.uid} has ended; start a new run to log more`,
     );
   }
-}
-
-/** Artifact paths are relative, with '/' separators and no '.', '..' or empty segments. */
-function normalizeArtifactPath(path: string): string {
-  const posix = toPosix(path);
-  const segments = posix.split('/');
-  if (
-    posix.length === 0 ||
-    posix.startsWith('/') ||
-    /^[A-Za-z]:/.test(posix) ||
-    segments.some((segment) => segment === '' || segment === '.' || segment === '..')
-  ) {
-    throw new ValidationError(
-      'INVALID_VALUE',
-      path,
-      'key-path',
-      "artifact paths must be relative, without '.', '..' or empty segments",
-    );
-  }
-  return posix;
-}
-
-function toPosix(path: string): string {
-  return sep === '/' ? path : path.split(sep).join('/');
-}
-
-async function listFiles(directory: string, logger: Logger): Promise<string[]> {
-  const out: string[] = [];
-  const entries = await readdir(directory, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const entry of entries) {
-    const path = join(directory, entry.name);
-    if (entry.isDirectory()) {
-      for (const file of await listFiles(path, logger)) out.push(file);
-    } else if (entry.isFile()) {
-      out.push(path);
-    } else if (entry.isSymbolicLink()) {
-      // Files behind links are logged; linked directories are not followed (they can loop).
-      const target = await stat(path).catch(() => undefined);
-      if (target?.isFile()) out.push(path);
-      else logger.warn(`artifact ${path}: skipped a link that is not to a regular file`);
-    }
-  }
-  return out;
-}
-
-async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), size };
-}
-
-/** `mime` (with its type tables) loads on the first artifact, not with the package. */
-let mimePromise: Promise<typeof import('mime').default> | undefined;
-function loadMime(): Promise<typeof import('mime').default> {
-  mimePromise ??= import('mime').then((module) => module.default);
-  return mimePromise;
 }

@@ -12,6 +12,7 @@ import type { LoggingLimits } from '../contract/limits.js';
 import type { Logger } from '../contract/log.js';
 import type { RetryPolicy } from '../contract/retry.js';
 import type { ConsoleStream, FinalRunStatus, RunRef, RunStatus } from '../contract/types.js';
+import type { HistogramInput, ImageValue } from '../engine/media.js';
 import type { SourceOptions } from '../engine/source.js';
 import type { DatasetInputOptions } from '../engine/validation.js';
 import type { SystemMetricsOptions } from './system-monitor.js';
@@ -32,6 +33,30 @@ export interface MetricOptions {
   step?: number;
   /** Epoch milliseconds or a Date; default now. */
   timestamp?: number | Date;
+}
+
+/** Where a media value goes in the run's timeline (`logImage`, `logTable`, `logHistogram`). */
+export interface MediaOptions {
+  /** Whole number >= 0; default 0, as in MLflow. */
+  step?: number;
+  /** Epoch milliseconds or a Date; default now. */
+  timestamp?: number | Date;
+}
+
+export interface ImageOptions extends MediaOptions {
+  /** Shown under the image (W&B's caption; MLflow keeps it in the image's metadata). */
+  caption?: string;
+}
+
+export interface HistogramOptions extends MediaOptions {
+  /** Bins for raw values: 1 to 512, default 64 (W&B's). Not with counted bins. */
+  bins?: number;
+}
+
+/** A table: column names, and rows of one cell per column. */
+export interface TableInput {
+  columns: readonly string[];
+  rows: readonly (readonly (string | number | boolean | null | ImageValue | Uint8Array)[])[];
 }
 
 export interface ConsoleOptions {
@@ -206,6 +231,33 @@ export interface Run extends AsyncDisposable {
    * does not record inputs says so once; the journal keeps them all.
    */
   logInput(input: DatasetInputOptions): Promise<void>;
+  /**
+   * Logs an image at a key and step: PNG or JPEG bytes, a file path, or an
+   * `image()` value. Its format, width and height come from its header; a
+   * truncated file or another format throws a `ValidationError` naming the
+   * key. The bytes are staged in the run's directory before this resolves.
+   */
+  logImage(
+    key: string,
+    image: Uint8Array | string | ImageValue,
+    options?: ImageOptions,
+  ): Promise<void>;
+  /**
+   * Logs a table at a key and step. Cells are strings, numbers, booleans,
+   * null or images (`image()`); every row has one cell per column. The table
+   * and its images are staged before this resolves.
+   */
+  logTable(key: string, table: TableInput, options?: MediaOptions): Promise<void>;
+  /**
+   * Logs a histogram at a key and step: raw values (binned as numpy bins
+   * them, 64 bins unless `bins` says otherwise, at most 512), or
+   * `{ bins, counts }` already counted (bins are the edges).
+   */
+  logHistogram(key: string, values: HistogramInput, options?: HistogramOptions): void;
+  /** Writes text as an artifact at `path` (UTF-8), staged before this resolves. */
+  logText(path: string, text: string): Promise<void>;
+  /** Writes a value as a JSON artifact at `path` (indented by 2, as MLflow's `log_dict`). */
+  logJson(path: string, value: unknown): Promise<void>;
   /**
    * Journals what is buffered and waits until every destination acknowledged
    * everything logged before the call (or `timeoutMs` passed: the report says
