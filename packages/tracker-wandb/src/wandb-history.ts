@@ -10,7 +10,8 @@ import { formatWandbNumber } from './wandb-records.js';
 export interface HistoryRow {
   step: number;
   timestamp: number;
-  values: Map<string, number>;
+  /** Metric values, and media values (objects) at their keys. */
+  values: Map<string, unknown>;
 }
 
 /** Consecutive points of one step make one row (the journal keeps logging order). */

@@ -29,11 +29,14 @@ import {
   type DatasetInput,
   type FinalRunStatus,
   forEachMetric,
+  type HistogramMedia,
+  type ImageMedia,
   type RunRef,
   type WriteBatch,
 } from '@trackstack/core';
 import { VERSION } from './version.js';
 import { rawConsoleText } from './wandb-console.js';
+import { histogramValue, imageValue, mediaItems } from './wandb-media.js';
 import type { WandbMetadata } from './wandb-metadata.js';
 import {
   encodeRecord,
@@ -240,6 +243,34 @@ export class WandbOfflineRun implements WandbRun {
 
   upload(artifact: ArtifactUpload): void {
     this.file(artifact.path, artifact.localPath);
+  }
+
+  /**
+   * An image's file into `files/media/...` (a files record: `wandb sync` uploads it), then its
+   * value in the history row of its step, as the SDK writes media; a histogram's value only.
+   */
+  logMedia(media: ImageMedia | HistogramMedia): void {
+    const { value, files } = media.kind === 'image' ? imageValue(media) : histogramValue(media);
+    for (const file of files) this.file(file.path, file.localPath);
+    this.historyValue(media.step, media.key, value, media.timestamp);
+    this.flush();
+  }
+
+  /**
+   * Sets a media value (an object) at `key` in the row at `step`, as `history` sets numbers;
+   * `false` when the step is below the current one (dropped, as the SDK drops it).
+   */
+  historyValue(
+    step: number,
+    key: string,
+    value: Record<string, unknown>,
+    timestampMs: number,
+  ): boolean {
+    this.checkRow(step, timestampMs);
+    checkedKey(this.rows, key, 0);
+    if (!this.applyRow(step, 0, timestampMs)) return false;
+    this.rows.setItems(key, mediaItems(key, value));
+    return true;
   }
 
   /** The run's datasets, as config key `datasets` (every update sends them all). */

@@ -7,6 +7,7 @@
  * run from being marked crashed.
  */
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import type {
@@ -14,6 +15,8 @@ import type {
   ConsoleLine,
   DatasetInput,
   FinalRunStatus,
+  HistogramMedia,
+  ImageMedia,
   RunRef,
   WriteBatch,
 } from '@trackstack/core';
@@ -26,6 +29,7 @@ import type {
 import { OUTPUT_LOG, outputLogLine } from './wandb-console.js';
 import { WandbError } from './wandb-error.js';
 import { type HistoryRow, historyRows, jsonWithNonFinite } from './wandb-history.js';
+import { histogramValue, imageValue } from './wandb-media.js';
 import type { WandbMetadata } from './wandb-metadata.js';
 import { resumedRunState } from './wandb-resume.js';
 import { EXIT_CODES, type WandbRun } from './wandb-run.js';
@@ -236,24 +240,32 @@ export class WandbOnlineRun implements WandbRun {
   }
 
   async upload(artifact: ArtifactUpload): Promise<void> {
+    await this.uploadFile(artifact.path, artifact.localPath, artifact.size);
+  }
+
+  /** The media's files as run files (`media/...`), then its value in the row of its step. */
+  async logMedia(media: ImageMedia | HistogramMedia): Promise<void> {
+    const { value, files } = media.kind === 'image' ? imageValue(media) : histogramValue(media);
+    for (const file of files) {
+      await this.uploadFile(file.path, file.localPath, (await stat(file.localPath)).size);
+    }
+    await this.sendHistory([
+      { step: media.step, timestamp: media.timestamp, values: new Map([[media.key, value]]) },
+    ]);
+  }
+
+  private async uploadFile(name: string, localPath: string, size: number): Promise<void> {
     const { uploadHeaders, files } = await this.client.createRunFiles(
       this.entity,
       this.project,
       this.runId,
-      [artifact.path],
+      [name],
     );
-    const target = files.find((file) => file.name === artifact.path);
+    const target = files.find((file) => file.name === name);
     if (target === undefined)
-      throw new WandbError(`CreateRunFiles gave no upload URL for ${artifact.path}`, {
-        retryable: true,
-      });
-    await this.client.upload(
-      target.uploadUrl,
-      uploadHeaders,
-      createReadStream(artifact.localPath),
-      artifact.size,
-    );
-    await this.stream({ uploaded: [artifact.path] });
+      throw new WandbError(`CreateRunFiles gave no upload URL for ${name}`, { retryable: true });
+    await this.client.upload(target.uploadUrl, uploadHeaders, createReadStream(localPath), size);
+    await this.stream({ uploaded: [name] });
   }
 
   /** The final file_stream request (summary with the run time, `complete`, `exitcode`). */

@@ -452,6 +452,8 @@ export class HistoryRowEncoder {
   private rowKeys: HistoryKey[] = [];
   private rowValues: number[] = [];
   private rowLength = 0;
+  /** Encoded HistoryItems of the row's non-number values (media), by key: a key set again replaces them. */
+  private readonly rowExtras = new Map<string, Uint8Array>();
   private stamp = 0;
   private generation = 0;
   private buf = new Uint8Array(4096);
@@ -485,6 +487,7 @@ export class HistoryRowEncoder {
   startRow(): void {
     this.stamp += 1;
     this.rowLength = 0;
+    this.rowExtras.clear();
     if (this.keys.size > MAX_CACHED_KEYS) {
       this.keys.clear();
       this.generation += 1;
@@ -510,6 +513,16 @@ export class HistoryRowEncoder {
   }
 
   /**
+   * Sets a value that is not a number (a media value) in the current row, as
+   * the items wandb-core writes for it: one per field, `nested_key` [key, field].
+   */
+  setItems(name: string, items: readonly WandbItem[]): void {
+    const w = new ProtobufWriter(256);
+    for (const item of items) w.message(F.HistoryRecord.item, (i) => writeItem(i, item));
+    this.rowExtras.set(name, w.finish());
+  }
+
+  /**
    * Encodes the current row; `emit` gets the summary record's bytes, then the
    * history record's: views into a buffer the next row reuses (copy them).
    */
@@ -527,6 +540,7 @@ export class HistoryRowEncoder {
       const key = this.rowKeys[i]!;
       this.item(key.bytes, this.formatNumber(this.rowValues[i]!));
     }
+    for (const items of this.rowExtras.values()) this.raw(items);
     if (timestampMs !== this.timeItemsFor) this.encodeTimeItems(timestampMs);
     this.raw(this.timeItems);
     this.item(STEP_KEY, this.formatInteger(step));
@@ -559,6 +573,7 @@ export class HistoryRowEncoder {
     this.buf[--at] = (F.Record.num << 3) | 0;
     emit(this.buf.subarray(at, end));
     this.rowLength = 0;
+    this.rowExtras.clear();
   }
 
   /** `_timestamp` and `_runtime` items for a timestamp, kept for the rows that share it. */

@@ -8,6 +8,8 @@ import type {
   ArtifactUpload,
   DatasetInput,
   FinalRunStatus,
+  HistogramMedia,
+  ImageMedia,
   RunRef,
   WriteBatch,
 } from '@trackstack/core';
@@ -25,6 +27,8 @@ export interface WandbRun {
   upload(artifact: ArtifactUpload): void | Promise<void>;
   /** A dataset the run read, in the run's config under `datasets.<name>`. */
   logInput(input: DatasetInput): void | Promise<void>;
+  /** An image or a histogram: its files uploaded, then its value in the history row of its step. */
+  logMedia(media: ImageMedia | HistogramMedia): void | Promise<void>;
   /** Ends the run; nothing is written after it. */
   finish(status: FinalRunStatus, endTime: number): void | Promise<void>;
   /**

@@ -16,6 +16,7 @@ import {
   type FinalRunStatus,
   type FlavorCapabilities,
   type FlavorLimits,
+  type Media,
   type RunInit,
   type RunRef,
   type StepRunInfo,
@@ -105,6 +106,8 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
       nestedRuns: false,
       artifacts: true,
       inputs: true,
+      // Tables need W&B's artifact API (run_table artifacts): not yet.
+      media: ['image', 'histogram'],
       resume: true,
       minWriteIntervalMs: this.config.file_stream_interval_s * 1000,
       console: true,
@@ -197,6 +200,13 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
   async logInput(ref: RunRef, input: DatasetInput): Promise<void> {
     const run = await this.run(ref);
     await run.logInput(input);
+  }
+
+  /** Images and histograms as the SDK logs them: run files under `media/` and history values. */
+  async logMedia(ref: RunRef, media: Media): Promise<void> {
+    if (media.kind === 'table') return;
+    const run = await this.run(ref);
+    await run.logMedia(media);
   }
 
   async finishRun(ref: RunRef, status: FinalRunStatus, endTime: number): Promise<void> {

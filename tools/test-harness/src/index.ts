@@ -40,6 +40,7 @@ export {
   requirementsHash,
   runPython,
   venvCacheRoot,
+  WANDB_MEDIA_REQUIREMENTS,
   WANDB_REQUIREMENTS,
 } from './python-env.js';
 export {

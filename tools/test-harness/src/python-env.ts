@@ -35,6 +35,13 @@ export const MLFLOW_SYSTEM_METRICS_REQUIREMENTS: readonly string[] = Object.free
 /** The real W&B SDK, the oracle for the W&B wire format and offline files. */
 export const WANDB_REQUIREMENTS: readonly string[] = Object.freeze(['wandb==0.30.0']);
 
+/** The W&B SDK with Pillow and numpy, which `wandb.Image` and `wandb.Histogram` need: the media oracle. */
+export const WANDB_MEDIA_REQUIREMENTS: readonly string[] = Object.freeze([
+  ...WANDB_REQUIREMENTS,
+  'pillow==13.0.0',
+  'numpy==2.4.6',
+]);
+
 export interface PythonEnv {
   /** Absolute path of the environment's Python interpreter. */
   python: string;

@@ -1,0 +1,198 @@
+/**
+ * Images and histograms in W&B's own form, checked by W&B's own code: the real SDK logs the same
+ * media offline (wandb.Image of the same files, wandb.Histogram of the same values); wandb-core's
+ * reader reads both runs, whose history rows must match field by field; `wandb sync` of ours to
+ * the loopback server uploads every media file a row refers to; our online run streams the same
+ * rows and uploads the same files itself.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTracker, type Run, silentLogger } from '@trackstack/core';
+import { TEST_JPEG, TEST_PNG } from '@trackstack/core/testing';
+import {
+  ensurePythonEnv,
+  type PythonEnv,
+  runProcess,
+  runPython,
+  startWandbServer,
+  WANDB_MEDIA_REQUIREMENTS,
+  type WandbServer,
+} from '@trackstack/test-harness';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WandbConfig } from './wandb-config.js';
+import { WandbExperimentTracker } from './wandb-tracker.js';
+
+const READER = join(import.meta.dirname, '__fixtures__', 'wandb_read_offline.py');
+let py: PythonEnv;
+let work: string;
+const servers: WandbServer[] = [];
+
+beforeAll(async () => {
+  py = await ensurePythonEnv({ name: 'wandb-media', requirements: WANDB_MEDIA_REQUIREMENTS });
+  work = mkdtempSync(join(tmpdir(), 'trackstack-wandb-media-'));
+  writeFileSync(join(work, 'pred.png'), TEST_PNG);
+  writeFileSync(join(work, 'pred.jpg'), TEST_JPEG);
+}, 600_000);
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+  rmSync(work, { recursive: true, force: true });
+});
+
+type Row = Record<string, unknown>;
+
+async function viewOf(runDir: string): Promise<{ history: Row[]; files: string[] }> {
+  const file = readdirSync(runDir).find((f) => f.endsWith('.wandb'))!;
+  const result = await runPython(py, READER, [join(runDir, file)]);
+  expect(result.code, result.stderr).toBe(0);
+  const report = JSON.parse(result.stdout) as {
+    ok: boolean;
+    view: { history: Row[]; files: string[] };
+  };
+  expect(report.ok).toBe(true);
+  return report.view;
+}
+
+function offlineRunDir(dir: string): string {
+  return join(
+    dir,
+    'wandb',
+    readdirSync(join(dir, 'wandb')).find((n) => n.startsWith('offline-run-'))!,
+  );
+}
+
+/** The media values of history rows by step; file names without the step the SDK counts itself. */
+function mediaOf(rows: Row[]): Record<string, Row> {
+  const out: Record<string, Row> = {};
+  for (const row of rows) {
+    for (const [key, value] of Object.entries(row)) {
+      if (key.startsWith('_') || typeof value !== 'object' || value === null) continue;
+      const media = { ...(value as Row) };
+      if (typeof media.path === 'string')
+        media.path = media.path.replace(/_\d+_([0-9a-f]{20})\./, '_<step>_$1.');
+      out[`${key}@${row._step}`] = media;
+    }
+  }
+  return out;
+}
+
+function tracker(server: WandbServer, overrides: Partial<WandbConfig>, storeDir: string) {
+  const config: WandbConfig = {
+    api_key: server.apiKey,
+    base_url: server.url,
+    mode: 'online',
+    tags: [],
+    file_stream_interval_s: 15,
+    request_timeout_s: 10,
+    ...overrides,
+  };
+  return createTracker(new WandbExperimentTracker(config, { storeDir }), { logger: silentLogger });
+}
+
+async function logOurs(run: Run): Promise<void> {
+  await run.logImage('samples/pred', join(work, 'pred.png'), { step: 1, caption: 'first' });
+  // The edges np.linspace(1, 3, 4) gives the SDK: start + i × step.
+  const edges = [0, 1, 2, 3].map((i) => 1 + i * (2 / 3));
+  edges[3] = 3;
+  run.logHistogram('weights', { bins: edges, counts: [1, 2, 1] }, { step: 1 });
+  run.logMetric('loss', 0.5, { step: 1 });
+  await run.logImage('samples/pred', join(work, 'pred.jpg'), { step: 2 });
+  run.logHistogram('weights', [1, 2, 2, 3], { step: 3, bins: 3 });
+  expect((await run.end()).pendingEvents).toBe(0);
+}
+
+describe('W&B media', () => {
+  it("writes the history values and files of the SDK's own wandb.Image and wandb.Histogram", async () => {
+    // 1. The SDK's offline run with the same media.
+    const sdkDir = join(work, 'sdk');
+    mkdirSync(sdkDir);
+    const script = join(work, 'sdk_media.py');
+    writeFileSync(
+      script,
+      [
+        'import sys, wandb, numpy as np',
+        "run = wandb.init(project='media')",
+        "run.log({'samples/pred': wandb.Image(sys.argv[1], caption='first'),",
+        "         'weights': wandb.Histogram(np_histogram=([1, 2, 1], np.linspace(1, 3, 4))), 'loss': 0.5}, step=1)",
+        "run.log({'samples/pred': wandb.Image(sys.argv[2])}, step=2)",
+        "run.log({'weights': wandb.Histogram([1, 2, 2, 3], num_bins=3)}, step=3)",
+        'run.finish()',
+        '',
+      ].join('\n'),
+    );
+    const sdk = await runPython(py, script, [join(work, 'pred.png'), join(work, 'pred.jpg')], {
+      env: { WANDB_MODE: 'offline', WANDB_DIR: sdkDir, WANDB_SILENT: 'true' },
+    });
+    expect(sdk.code, sdk.stderr.slice(-2000)).toBe(0);
+    const theirs = await viewOf(offlineRunDir(sdkDir));
+
+    // 2. Ours, offline.
+    const synced = await startWandbServer();
+    const online = await startWandbServer();
+    servers.push(synced, online);
+    const offDir = join(work, 'ours');
+    mkdirSync(offDir);
+    const off = await tracker(
+      synced,
+      { mode: 'offline', dir: offDir, entity: synced.entity },
+      join(work, 'store-off'),
+    ).startRun({ experiment: 'media', systemMetrics: false });
+    await logOurs(off);
+    const ours = await viewOf(offlineRunDir(offDir));
+
+    // Field by field: _type, path (up to the SDK's own step count), sha256, size, format, width,
+    // height, caption; histogram values and bins.
+    expect(mediaOf(ours.history)).toEqual(mediaOf(theirs.history));
+    expect(Object.keys(mediaOf(ours.history)).sort()).toEqual([
+      'samples/pred@1',
+      'samples/pred@2',
+      'weights@1',
+      'weights@3',
+    ]);
+    expect(mediaOf(ours.history)['samples/pred@1']).toMatchObject({
+      sha256: createHash('sha256').update(TEST_PNG).digest('hex'),
+      size: TEST_PNG.length,
+      width: 24,
+      height: 16,
+    });
+    // Every image is a run file `wandb sync` uploads.
+    const paths = (view: { history: Row[] }) =>
+      view.history.flatMap((row) =>
+        Object.values(row)
+          .map((v) => (v as Row | null)?.path)
+          .filter((p): p is string => typeof p === 'string'),
+      );
+    for (const path of paths(ours)) expect(ours.files).toContain(path);
+    for (const path of paths(theirs)) expect(theirs.files).toContain(path);
+
+    // 3. `wandb sync` of ours: every referenced media file arrived, with the bytes logged.
+    const sync = await runProcess(py.bin('wandb'), ['sync', offlineRunDir(offDir)], {
+      env: { ...process.env, ...synced.sdkEnv, WANDB_DIR: offDir, TMPDIR: offDir },
+    });
+    expect(sync.code, sync.stdout + sync.stderr).toBe(0);
+    const syncedRun = synced.run((await off.backendRef('wandb'))!.runId);
+    for (const value of Object.values(mediaOf(ours.history))) {
+      if (value._type !== 'image-file') continue;
+      const name = Object.keys(syncedRun.files).find((n) =>
+        n.endsWith(String(value.path).split('_<step>_')[1]!),
+      )!;
+      expect(syncedRun.files[name]?.sha256).toBe(value.sha256);
+    }
+    expect(mediaOf(syncedRun.history)).toEqual(mediaOf(ours.history));
+
+    // 4. Ours online: the same rows, the files uploaded by us.
+    const on = await tracker(online, {}, join(work, 'store-on')).startRun({
+      experiment: 'media',
+      systemMetrics: false,
+    });
+    await logOurs(on);
+    const onlineRun = online.run((await on.backendRef('wandb'))!.runId);
+    expect(mediaOf(onlineRun.history)).toEqual(mediaOf(ours.history));
+    for (const path of paths({ history: onlineRun.history })) {
+      expect(onlineRun.files[path]?.sha256, path).toMatch(/^[0-9a-f]{64}$/);
+      expect(onlineRun.uploaded).toContain(path);
+    }
+    expect(onlineRun.history.find((row) => row._step === 1)?.loss).toBe(0.5);
+  }, 600_000);
+});
