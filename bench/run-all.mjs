@@ -3,7 +3,7 @@
  * prints the headline table (from results/latest.json) and writes it, with
  * every benchmark's own table, to results/summary.md.
  *
- * Usage: node run-all.mjs [--quick] [--full] [--only startup,hot-path,memory,wandb-offline,ingest,system-metrics]
+ * Usage: node run-all.mjs [--quick] [--full] [--only startup,hot-path,memory,wandb-offline,ingest,system-metrics,media]
  *   --quick  small sizes, one repetition: a smoke test of the scripts, not a measurement
  *   --full   the issue's full ingest size (1e6 points; long on SQLite)
  */
@@ -15,6 +15,7 @@ import {
   fmt,
   fmtRatio,
   machineLine,
+  median,
   options,
   printTable,
   RESULTS_DIR,
@@ -25,13 +26,14 @@ import {
 const opts = options({
   quick: false,
   full: false,
-  only: 'startup,hot-path,memory,wandb-offline,ingest,system-metrics',
+  only: 'startup,hot-path,memory,wandb-offline,ingest,system-metrics,media',
 });
 const only = new Set(opts.only.split(','));
 
 const QUICK = {
   startup: ['--reps', '10'],
   'system-metrics': ['--reps', '1', '--seconds', '2'],
+  media: ['--reps', '1', '--count', '5'],
   'hot-path': [
     '--points',
     '200000',
@@ -74,6 +76,7 @@ const scripts = [
   'wandb-offline',
   'ingest',
   'system-metrics',
+  'media',
 ].filter((s) => only.has(s));
 const started = new Date().toISOString();
 const failed = [];
@@ -230,6 +233,21 @@ if (system?.rates.ours !== undefined) {
     ours: fmt(ours),
     theirs: fmt(mlflow),
     ratio: fmtRatio(ours / mlflow),
+    target: '',
+    result: '',
+  });
+}
+const media = fresh('media');
+if (media?.runs !== undefined) {
+  const per = (k, field) => median(media.runs[k].map((r) => median(r[field])));
+  const ours = per('oursMlflow', 'busy');
+  const theirs = per('mlflow', 'cpu');
+  rows.push({
+    bench: '7. media',
+    measure: `calling thread per logImage of a ${fmt(media.imageBytes / 2 ** 20)} MiB PNG, vs mlflow.log_image (ms)`,
+    ours: fmt(ours),
+    theirs: fmt(theirs),
+    ratio: fmtRatio(theirs / ours),
     target: '',
     result: '',
   });

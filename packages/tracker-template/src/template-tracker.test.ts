@@ -59,6 +59,13 @@ function view(runId: string): BackendRunView {
     metrics: metricHistories(run.metrics.map((m) => ({ ...m, value: decodeNumber(m.value) }))),
     artifacts: Object.fromEntries(run.artifacts.map((a) => [a.path, a.sha256])),
     parentRunId: run.parent_id ?? undefined,
+    // Images are the artifacts media/<key>/step-<n>.<ext> (template-tracker.ts, logMedia).
+    media: run.artifacts.flatMap((a) => {
+      const match = /^media\/(.+)\/step-(\d+)\.(png|jpg)$/.exec(a.path);
+      return match === null
+        ? []
+        : [{ kind: 'image' as const, key: match[1]!, step: Number(match[2]), sha256: a.sha256 }];
+    }),
   };
 }
 

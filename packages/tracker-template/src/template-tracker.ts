@@ -17,6 +17,7 @@ import {
   type FinalRunStatus,
   type FlavorCapabilities,
   type FlavorLimits,
+  type Media,
   type ResumeOptions,
   type RunInit,
   type RunRef,
@@ -84,6 +85,9 @@ export class TemplateExperimentTracker extends BaseExperimentTracker<TemplateCon
       nestedRuns: true,
       artifacts: true,
       resume: true,
+      // Images arrive in logMedia (tables and histograms too, when listed here); core warns
+      // once per run about a kind a flavor does not take, and the journal keeps it.
+      media: ['image'],
     };
   }
 
@@ -131,6 +135,26 @@ export class TemplateExperimentTracker extends BaseExperimentTracker<TemplateCon
       artifact.size,
       artifact.contentType,
       artifact.sha256,
+    );
+  }
+
+  /**
+   * An image, staged by core (PNG or JPEG, its size read from the header), stored as the
+   * artifact `media/<key>/step-<step>.<png|jpg>`. A backend with an image type of its own
+   * sends `media.image` (its `localPath`, `width`, `height`, `caption`) there instead.
+   * Idempotent: the same key and step write the same path.
+   */
+  async logMedia(ref: RunRef, media: Media): Promise<void> {
+    if (media.kind !== 'image') return;
+    const { image } = media;
+    const extension = image.format === 'jpeg' ? 'jpg' : 'png';
+    await this.client.putArtifact(
+      ref.runId,
+      `media/${media.key}/step-${media.step}.${extension}`,
+      createReadStream(image.localPath),
+      image.size,
+      `image/${image.format}`,
+      image.sha256,
     );
   }
 

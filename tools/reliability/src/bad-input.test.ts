@@ -9,7 +9,15 @@
  * before and between the bad calls is read back.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -18,6 +26,7 @@ import {
   createTracker,
   defineFlavor,
   getTracker,
+  image,
   LocalExperimentTracker,
   LocalRuns,
   loadFlavorSource,
@@ -30,6 +39,7 @@ import {
   ValidationError,
   type ValidationRule,
 } from '@trackstack/core';
+import { TEST_JPEG, TEST_PNG } from '@trackstack/core/testing';
 import { type MlflowServer, startMlflowServer } from '@trackstack/test-harness';
 import { MlflowExperimentTracker } from '@trackstack/tracker-mlflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,6 +126,11 @@ function fixtureFiles(): string {
   symlinkSync(join(dir, 'elsewhere'), join(dir, 'tree', 'link-to-dir'));
   symlinkSync(join(dir, 'tree'), join(dir, 'tree', 'sub', 'loop'));
   symlinkSync(join(dir, 'missing-target'), join(dir, 'tree', 'dangling'));
+  writeFileSync(join(dir, 'truncated.jpg'), TEST_JPEG.subarray(0, TEST_JPEG.length - 40));
+  // 100 MB that starts as a real PNG (sparse: no disk used).
+  writeFileSync(join(dir, 'huge.png'), TEST_PNG);
+  truncateSync(join(dir, 'huge.png'), 100 * 1024 * 1024);
+  writeFileSync(join(work, 'outside.png'), TEST_PNG);
   return dir;
 }
 
@@ -552,6 +567,120 @@ const API_CASES: ApiCase[] = [
       if (process.getuid?.() === 0) return r.logArtifact(path, { artifactPath: 'unreadable.txt' });
       return expectError(() => r.logArtifact(path), { code: 'ARTIFACT_NOT_FOUND' }).then(() => {});
     },
+  },
+  // media
+  {
+    name: 'a truncated PNG',
+    call: (r) => r.logImage('media/truncated', TEST_PNG.subarray(0, TEST_PNG.length - 12)),
+    error: {
+      code: 'INVALID_VALUE',
+      rule: 'image-format',
+      key: 'media/truncated',
+      message: /truncated PNG/,
+    },
+  },
+  {
+    name: 'a truncated JPEG file',
+    call: (r) => r.logImage('media/truncated', join(files, 'truncated.jpg')),
+    error: {
+      code: 'INVALID_VALUE',
+      rule: 'image-format',
+      key: 'media/truncated',
+      message: /truncated JPEG/,
+    },
+  },
+  {
+    name: 'a GIF',
+    call: (r) =>
+      r.logImage('media/gif', Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1')),
+    error: {
+      code: 'INVALID_VALUE',
+      rule: 'image-format',
+      key: 'media/gif',
+      message: /GIF images are not supported/,
+    },
+  },
+  {
+    name: 'a 100 MB image',
+    call: (r) => r.logImage('media/huge', join(files, 'huge.png')),
+    error: {
+      code: 'INVALID_VALUE',
+      rule: 'too-large',
+      key: 'media/huge',
+      message: /at most 52428800/,
+    },
+  },
+  {
+    name: 'an image path that does not exist',
+    call: (r) => r.logImage('media/missing', join(files, 'missing.png')),
+    error: { code: 'INVALID_VALUE', rule: 'value-type', key: 'media/missing' },
+  },
+  {
+    name: 'an image from outside the working tree: read and staged, named by its key',
+    call: (r) => r.logImage('media/outside', join(work, 'outside.png'), { step: 2 }),
+    check: (v) =>
+      expect(v.snapshot.media.find((m) => m.key === 'media/outside')).toMatchObject({
+        kind: 'image',
+        step: 2,
+        image: { sha256: sha256(Buffer.from(TEST_PNG)), format: 'png', width: 24, height: 16 },
+      }),
+  },
+  {
+    name: "logText to '../outside.txt' (outside the run's artifacts)",
+    call: (r) => r.logText('../outside.txt', 'x'),
+    error: { code: 'INVALID_VALUE', rule: 'key-path', key: '../outside.txt' },
+  },
+  {
+    name: 'a table with ragged rows',
+    call: (r) => r.logTable('media/ragged', { columns: ['a', 'b'], rows: [[1, 2], [3]] }),
+    error: {
+      code: 'INVALID_VALUE',
+      rule: 'table-shape',
+      key: 'media/ragged',
+      message: /row 1 has 1 cells/,
+    },
+  },
+  {
+    name: 'a table with an object cell',
+    call: (r) => r.logTable('media/object', { columns: ['a'], rows: [[{ x: 1 } as never]] }),
+    error: { code: 'INVALID_VALUE', rule: 'value-type', key: 'media/object' },
+  },
+  {
+    name: 'a table with a truncated image cell (named by row and column)',
+    call: (r) =>
+      r.logTable('media/cells', {
+        columns: ['id', 'img'],
+        rows: [[1, image(TEST_PNG.subarray(0, 30))]],
+      }),
+    error: { code: 'INVALID_VALUE', rule: 'image-format', key: 'media/cells[0]["img"]' },
+  },
+  {
+    name: 'NaN in a histogram',
+    call: (r) => r.logHistogram('media/hist', [1, 2, Number.NaN]),
+    error: {
+      code: 'INVALID_VALUE',
+      rule: 'value-type',
+      key: 'media/hist',
+      message: /value 2 is NaN/,
+    },
+  },
+  {
+    name: 'a histogram of 513 bins',
+    call: (r) => r.logHistogram('media/hist', [1, 2, 3], { bins: 513 }),
+    error: { code: 'INVALID_VALUE', rule: 'bins', key: 'media/hist' },
+  },
+  {
+    name: 'a table and a histogram that are good: kept, and no refused media left anything',
+    call: async (r) => {
+      await r.logTable('media/good', { columns: ['id', 'img'], rows: [[1, image(TEST_PNG)]] });
+      r.logHistogram('media/hist', [1, 2, 3], { bins: 3 });
+    },
+    check: (v) =>
+      expect(v.snapshot.media.map((m) => `${m.kind} ${m.key}`).sort()).toEqual([
+        'histogram media/hist',
+        'image media/outside',
+        'table media/good',
+      ]),
   },
 ];
 

@@ -5,11 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stripVTControlCharacters } from 'node:util';
 import {
   createTracker,
+  image,
   LocalExperimentTracker,
   type RunSummary,
   silentLogger,
   TrackstackError,
 } from '@trackstack/core';
+import { TEST_JPEG, TEST_PNG } from '@trackstack/core/testing';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CliContext } from '../context.js';
@@ -155,6 +157,56 @@ describe('runs show', () => {
     expect(out).toContain('application/json');
     expect(out).toMatch(CHART_CURVE);
     expect(out).toContain('loss (500 points, 1 NaN/Infinity not charted, each column the mean of');
+  });
+
+  it('lists media per key: kind, how many, steps, size and the latest value', async () => {
+    const shared = storeDir;
+    storeDir = await mkdtemp(join(tmpdir(), 'trackstack-cli-media-'));
+    try {
+      const tracker = createTracker(new LocalExperimentTracker({}, { storeDir }), {
+        logger: silentLogger,
+      });
+      const run = await tracker.startRun({ experiment: 'media' });
+      for (let step = 0; step < 3; step++) {
+        await run.logImage('val/pred', TEST_PNG, { step, caption: `epoch ${step}` });
+      }
+      await run.logTable('samples', {
+        columns: ['id', 'img'],
+        rows: [
+          [1, image(TEST_JPEG)],
+          [2, null],
+        ],
+      });
+      run.logHistogram('weights', [1, 2, 2, 3], { step: 4, bins: 3 });
+      await run.end();
+      const out = await cli('show', run.uid);
+      expect(out).toContain('Media');
+      expect(out).toMatch(
+        new RegExp(
+          `│ val/pred\\s+│ image\\s+│ 3\\s+│ 0\\.\\.2\\s+│ ${TEST_PNG.length * 3} B\\s+│ PNG 24×16 "epoch 2"`,
+        ),
+      );
+      expect(out).toMatch(
+        /│ samples\s+│ table\s+│ 1\s+│ 0\s+│ [\d.]+ [kK]?B\s+│ 2 rows × 2 columns, 1 image/,
+      );
+      expect(out).toMatch(
+        /│ weights\s+│ histogram\s+│ 1\s+│ 4\s+│ -\s+│ 3 bins over \[1, 3\], 4 values/,
+      );
+      const json = await cliJson<{ media: { kind: string; key: string; step: number }[] }>(
+        'show',
+        run.uid,
+      );
+      expect(json.media.map((m) => `${m.kind} ${m.key} ${m.step}`)).toEqual([
+        'image val/pred 0',
+        'image val/pred 1',
+        'image val/pred 2',
+        'table samples 0',
+        'histogram weights 4',
+      ]);
+    } finally {
+      await rm(storeDir, { recursive: true, force: true });
+      storeDir = shared;
+    }
   });
 
   it('downsamples a long history to the chart width', async () => {

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MetricPoint, RunStatus } from '@trackstack/core';
 import {
+  type LocalMedia,
   LocalRuns,
   type RunSnapshot,
   type RunSummary,
@@ -249,6 +250,7 @@ async function showRun(
   printSource(snapshot);
   printInputs(snapshot);
   printMetrics(snapshot, histories);
+  printMedia(snapshot);
   printArtifacts(snapshot);
   if (options.chart) {
     for (const [key, points] of sortedEntries(histories)) {
@@ -397,6 +399,64 @@ function metricStats(points: readonly MetricPoint[]): {
     if (max === undefined || value > max) max = value;
   }
   return { lastStep, count: points.length, min, max };
+}
+
+/** Images, tables and histograms (`logImage`, `logTable`, `logHistogram`), per key. */
+function printMedia(run: RunSnapshot): void {
+  if (run.media.length === 0) return;
+  printSection('Media');
+  const byKey = new Map<string, LocalMedia[]>();
+  for (const media of run.media) {
+    const id = `${media.key}\u0000${media.kind}`;
+    const list = byKey.get(id) ?? [];
+    list.push(media);
+    byKey.set(id, list);
+  }
+  const rows = [...byKey.values()]
+    .sort((a, b) => (a[0]!.key < b[0]!.key ? -1 : a[0]!.key > b[0]!.key ? 1 : 0))
+    .map((list) => {
+      const steps = list.map((m) => m.step);
+      const first = Math.min(...steps);
+      const last = Math.max(...steps);
+      const latest = list[list.length - 1]!;
+      return [
+        latest.key,
+        latest.kind,
+        String(list.length),
+        first === last ? String(first) : `${first}..${last}`,
+        // A histogram's bins are in the journal, not a file.
+        latest.kind === 'histogram'
+          ? '-'
+          : formatBytes(list.reduce((sum, m) => sum + mediaBytes(m), 0)),
+        mediaDetail(latest),
+      ];
+    });
+  printTable(['key', 'kind', 'values', 'steps', 'size', 'latest'], rows);
+}
+
+function mediaBytes(media: LocalMedia): number {
+  if (media.kind === 'image') return media.image.size;
+  if (media.kind === 'table') {
+    return media.table.size + media.images.reduce((sum, image) => sum + image.size, 0);
+  }
+  return 0;
+}
+
+function mediaDetail(media: LocalMedia): string {
+  switch (media.kind) {
+    case 'image':
+      return `${media.image.format.toUpperCase()} ${media.image.width}×${media.image.height}${media.image.caption === undefined ? '' : ` "${truncate(media.image.caption)}"`}`;
+    case 'table':
+      return `${media.table.rows} rows × ${media.table.columns} columns${media.images.length === 0 ? '' : `, ${media.images.length} image${media.images.length === 1 ? '' : 's'}`}`;
+    case 'histogram': {
+      const total = media.counts.reduce((a, b) => a + b, 0);
+      return `${media.counts.length} bins over [${formatEdge(media.bins[0]!)}, ${formatEdge(media.bins[media.bins.length - 1]!)}], ${total} values`;
+    }
+  }
+}
+
+function formatEdge(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toPrecision(4);
 }
 
 function printArtifacts(run: RunSnapshot): void {
