@@ -73,6 +73,68 @@ const CREATE_RUN_FILES = `mutation CreateRunFiles ($entity: String!, $project: S
 	}
 }`;
 
+// Artifacts, as wandb-core 0.30 saves one (its documents and variables).
+const CREATE_ARTIFACT = `mutation CreateArtifact ($input: CreateArtifactInput!) {
+	createArtifact(input: $input) {
+		artifact {
+			id
+			state
+			artifactSequence {
+				latestArtifact {
+					id
+				}
+			}
+		}
+	}
+}`;
+
+const CREATE_ARTIFACT_MANIFEST = `mutation CreateArtifactManifest ($artifactID: ID!, $baseArtifactID: ID, $name: String!, $digest: String!, $entityName: String!, $projectName: String!, $runName: String!, $manifestType: ArtifactManifestType!, $includeUpload: Boolean!) {
+	createArtifactManifest(input: {artifactID:$artifactID,baseArtifactID:$baseArtifactID,name:$name,digest:$digest,entityName:$entityName,projectName:$projectName,runName:$runName,type:$manifestType}) {
+		artifactManifest {
+			id
+			file {
+				id
+				uploadUrl @include(if: $includeUpload)
+				uploadHeaders @include(if: $includeUpload)
+			}
+		}
+	}
+}`;
+
+const CREATE_ARTIFACT_FILES = `mutation CreateArtifactFiles ($input: CreateArtifactFilesInput!) {
+	createArtifactFiles(input: $input) {
+		files {
+			edges {
+				node {
+					storagePath
+					uploadUrl
+					uploadHeaders
+					artifact {
+						id
+					}
+				}
+			}
+		}
+	}
+}`;
+
+const COMMIT_ARTIFACT = `mutation CommitArtifact ($artifactID: ID!) {
+	commitArtifact(input: {artifactID:$artifactID}) {
+		artifact {
+			id
+			digest
+		}
+	}
+}`;
+
+const USE_ARTIFACT = `mutation UseArtifact ($input: UseArtifactInput!) {
+	useArtifact(input: $input) {
+		artifact {
+			id
+		}
+	}
+}`;
+
 const SERVER_FEATURES = `query ServerFeaturesQuery {
 	serverInfo {
 		features {
@@ -89,6 +151,22 @@ const VIEWER = `query Viewer {
 		username
 	}
 }`;
+
+export interface CreateArtifactInput {
+  name: string;
+  type: string;
+  digest: string;
+  aliases: readonly string[];
+  clientId: string;
+  sequenceClientId: string;
+  entity: string;
+  project: string;
+  /** The run that logs it; null for an artifact a user made and a run only uses (a dataset). */
+  run: string | null;
+  /** JSON text. */
+  metadata?: string;
+  description?: string;
+}
 
 export interface UpsertBucketInput {
   id?: string | null;
@@ -213,6 +291,150 @@ export class WandbClient {
       };
     }>('CreateRunFiles', CREATE_RUN_FILES, { entity, project, run, files });
     return data.createRunFiles;
+  }
+
+  /** Creates an artifact version (or finds the one with the same digest: `state` COMMITTED). */
+  async createArtifact(input: CreateArtifactInput): Promise<{
+    id: string;
+    state: string;
+    latestId: string | undefined;
+  }> {
+    const data = await this.graphql<{
+      createArtifact: {
+        artifact: {
+          id: string;
+          state: string;
+          artifactSequence: { latestArtifact: { id: string } | null } | null;
+        };
+      };
+    }>('CreateArtifact', CREATE_ARTIFACT, {
+      input: {
+        aliases: input.aliases.map((alias) => ({ alias, artifactCollectionName: input.name })),
+        artifactCollectionName: input.name,
+        artifactCollectionNames: null,
+        artifactTypeName: input.type,
+        clientID: input.clientId,
+        clientMutationId: null,
+        description: input.description ?? null,
+        digest: input.digest,
+        digestAlgorithm: 'MANIFEST_MD5',
+        distributedID: null,
+        enableDigestDeduplication: true,
+        entityName: input.entity,
+        historyStep: null,
+        labels: null,
+        metadata: input.metadata ?? null,
+        projectName: input.project,
+        runName: input.run,
+        sequenceClientID: input.sequenceClientId,
+        storageRegion: null,
+        ttlDurationSeconds: null,
+      },
+    });
+    const { artifact } = data.createArtifact;
+    return {
+      id: artifact.id,
+      state: artifact.state,
+      latestId: artifact.artifactSequence?.latestArtifact?.id ?? undefined,
+    };
+  }
+
+  /** The artifact's manifest: first without its digest (an id), then with it (an upload URL). */
+  async createArtifactManifest(input: {
+    artifactId: string;
+    baseArtifactId: string | undefined;
+    digest: string;
+    entity: string;
+    project: string;
+    run: string;
+    includeUpload: boolean;
+  }): Promise<{ id: string; uploadUrl?: string; uploadHeaders?: string[] | null }> {
+    const data = await this.graphql<{
+      createArtifactManifest: {
+        artifactManifest: {
+          id: string;
+          file: { id: string; uploadUrl?: string; uploadHeaders?: string[] | null };
+        };
+      };
+    }>('CreateArtifactManifest', CREATE_ARTIFACT_MANIFEST, {
+      artifactID: input.artifactId,
+      baseArtifactID: input.baseArtifactId ?? null,
+      name: 'wandb_manifest.json',
+      digest: input.digest,
+      entityName: input.entity,
+      projectName: input.project,
+      runName: input.run,
+      manifestType: 'FULL',
+      includeUpload: input.includeUpload,
+    });
+    const { id, file } = data.createArtifactManifest.artifactManifest;
+    return { id, uploadUrl: file.uploadUrl, uploadHeaders: file.uploadHeaders };
+  }
+
+  /** Upload URLs for an artifact's files (`uploadUrl` null: the service has the bytes already). */
+  async createArtifactFiles(
+    artifactId: string,
+    manifestId: string,
+    files: readonly { name: string; md5: string }[],
+  ): Promise<
+    { uploadUrl: string | null; uploadHeaders: string[] | null; birthArtifactId: string }[]
+  > {
+    const data = await this.graphql<{
+      createArtifactFiles: {
+        files: {
+          edges: {
+            node: {
+              uploadUrl: string | null;
+              uploadHeaders: string[] | null;
+              artifact: { id: string };
+            };
+          }[];
+        };
+      };
+    }>('CreateArtifactFiles', CREATE_ARTIFACT_FILES, {
+      input: {
+        artifactFiles: files.map((file) => ({
+          artifactID: artifactId,
+          artifactManifestID: manifestId,
+          md5: file.md5,
+          mimetype: null,
+          name: file.name,
+          uploadPartsInput: null,
+        })),
+        clientMutationId: null,
+        cloudRegionID: null,
+        storageLayout: 'V2',
+      },
+    });
+    return data.createArtifactFiles.files.edges.map(({ node }) => ({
+      uploadUrl: node.uploadUrl,
+      uploadHeaders: node.uploadHeaders,
+      birthArtifactId: node.artifact.id,
+    }));
+  }
+
+  async commitArtifact(artifactId: string): Promise<void> {
+    await this.graphql('CommitArtifact', COMMIT_ARTIFACT, { artifactID: artifactId });
+  }
+
+  /** Records that a run used an artifact (W&B's lineage: the run's inputs). */
+  async useArtifact(input: {
+    artifactId: string;
+    entity: string;
+    project: string;
+    run: string;
+    usedAs: string | null;
+  }): Promise<void> {
+    await this.graphql('UseArtifact', USE_ARTIFACT, {
+      input: {
+        artifactID: input.artifactId,
+        clientMutationId: null,
+        entityName: input.entity,
+        projectName: input.project,
+        runName: input.run,
+        usedAs: input.usedAs,
+      },
+    });
   }
 
   /** The service's feature flags; asked first, as W&B's client does. */

@@ -6,10 +6,10 @@
  * rows and uploads the same files itself.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTracker, type Run, silentLogger } from '@trackstack/core';
+import { createTracker, image, type Run, silentLogger } from '@trackstack/core';
 import { TEST_JPEG, TEST_PNG } from '@trackstack/core/testing';
 import {
   ensurePythonEnv,
@@ -194,5 +194,174 @@ describe('W&B media', () => {
       expect(onlineRun.uploaded).toContain(path);
     }
     expect(onlineRun.history.find((row) => row._step === 1)?.loss).toBe(0.5);
+  }, 600_000);
+
+  it('logs a table as the SDK does: the same run_table artifact (digest, entries), run copy and history value', async () => {
+    // 1. The SDK's offline run: a wandb.Table with every cell type and an image column.
+    const sdkDir = join(work, 'sdk-table');
+    mkdirSync(sdkDir);
+    const script = join(work, 'sdk_table.py');
+    writeFileSync(
+      script,
+      [
+        'import sys, wandb',
+        "run = wandb.init(project='media')",
+        "table = wandb.Table(columns=['id', 'name', 'score', 'ok', 'nothing', 'picture'], data=[",
+        "    [1, 'cat', 0.5, True, None, wandb.Image(sys.argv[1], caption='a cat')],",
+        "    [2, 'dog é', 2.25, False, None, wandb.Image(sys.argv[2])],",
+        "    [3, 'none', -1.5, True, None, None]])",
+        "run.log({'eval/samples': table}, step=1)",
+        'run.finish()',
+        '',
+      ].join('\n'),
+    );
+    const sdk = await runPython(py, script, [join(work, 'pred.png'), join(work, 'pred.jpg')], {
+      env: { WANDB_MODE: 'offline', WANDB_DIR: sdkDir, WANDB_SILENT: 'true' },
+    });
+    expect(sdk.code, sdk.stderr.slice(-2000)).toBe(0);
+    writeFileSync(
+      join(work, 'sanitize.py'),
+      'import sys\nfrom wandb.sdk.artifacts._internal_artifact import sanitize_artifact_name\nprint(sanitize_artifact_name(sys.argv[1]))\n',
+    );
+    const sdkRunDir = offlineRunDir(sdkDir);
+    const sdkRunId = sdkRunDir.split('-').at(-1)!;
+
+    // 2. Ours, offline, the same table.
+    const offDir = join(work, 'ours-table');
+    mkdirSync(offDir);
+    const off = await tracker(
+      { apiKey: 'unused', url: 'http://127.0.0.1:9', entity: 'e' } as WandbServer,
+      { mode: 'offline', dir: offDir },
+      join(work, 'store-table-off'),
+    ).startRun({ experiment: 'media', systemMetrics: false });
+    await off.logTable(
+      'eval/samples',
+      {
+        columns: ['id', 'name', 'score', 'ok', 'nothing', 'picture'],
+        rows: [
+          [1, 'cat', 0.5, true, null, image(join(work, 'pred.png'), { caption: 'a cat' })],
+          [2, 'dog é', 2.25, false, null, image(join(work, 'pred.jpg'))],
+          [3, 'none', -1.5, true, null, null],
+        ],
+      },
+      { step: 1 },
+    );
+    expect((await off.end()).pendingEvents).toBe(0);
+    const ourRunDir = offlineRunDir(offDir);
+    const ourRunId = (await off.backendRef('wandb'))!.runId;
+
+    const artifactOf = async (runDir: string) => {
+      const file = readdirSync(runDir).find((f) => f.endsWith('.wandb'))!;
+      const result = await runPython(py, READER, [join(runDir, file)]);
+      const report = JSON.parse(result.stdout) as {
+        records: { type: string; artifact?: Row }[];
+        view: { history: Row[]; files: string[] };
+      };
+      const artifact = report.records.find((r) => r.type === 'artifact')?.artifact as Row;
+      return { artifact, view: report.view };
+    };
+    const theirs = await artifactOf(sdkRunDir);
+    const ours = await artifactOf(ourRunDir);
+    // The artifact: same name (up to the run id), type, aliases, digest and entries.
+    const shape = (a: Row, runId: string) => {
+      const manifest = a.manifest as { contents: Row[] };
+      return {
+        name: String(a.name).replace(runId, '<run>'),
+        type: a.type,
+        aliases: a.aliases,
+        digest: a.digest,
+        digest_algorithm: a.digest_algorithm,
+        finalize: a.finalize,
+        entries: manifest.contents.map((e) => ({ path: e.path, digest: e.digest, size: e.size })),
+      };
+    };
+    const named = (a: Row, runId: string) => {
+      const view = shape(a, runId);
+      // Without the CRC suffix W&B adds to a name it had to change (it hashes the run id too).
+      return { ...view, name: view.name.slice(0, view.name.lastIndexOf('-')) };
+    };
+    expect(named(ours.artifact, ourRunId)).toEqual(named(theirs.artifact, sdkRunId));
+    // The name as the SDK's own rule makes it of our run id and key.
+    const sanitized = await runPython(py, join(work, 'sanitize.py'), [
+      `run-${ourRunId}-eval/samples`,
+    ]);
+    expect(ours.artifact.name).toBe(sanitized.stdout.trim());
+    expect(ours.artifact.type).toBe('run_table');
+    // Its files are on disk where the record says, inside our run directory.
+    for (const entry of (ours.artifact.manifest as { contents: Row[] }).contents) {
+      expect(String(entry.local_path).startsWith(ourRunDir)).toBe(true);
+      expect(readFileSync(String(entry.local_path)).length).toBe(Number(entry.size));
+    }
+    // The history value and the run copy.
+    const value = (view: { history: Row[] }) => {
+      const v = { ...(view.history.find((row) => row._step === 1)!['eval/samples'] as Row) };
+      v.path = String(v.path).replace(/_\d+_([0-9a-f]{20})\./, '_<step>_$1.');
+      v.artifact_path = String(v.artifact_path).replace(/\/\/[a-z0-9]{128}/, '//<client>');
+      v._latest_artifact_path = String(v._latest_artifact_path).replace(
+        /\/\/[a-z0-9]{128}/,
+        '//<client>',
+      );
+      return v;
+    };
+    expect(value(ours.view)).toEqual(value(theirs.view));
+    expect(ours.view.files).toContain(
+      (ours.view.history.find((row) => row._step === 1)!['eval/samples'] as Row).path,
+    );
+
+    // 3. `wandb sync` of ours: the artifact is created and committed with every file, and the
+    // history value's client ids name it.
+    const synced = await startWandbServer();
+    const online = await startWandbServer();
+    servers.push(synced, online);
+    const sync = await runProcess(py.bin('wandb'), ['sync', '--entity', synced.entity, ourRunDir], {
+      env: { ...process.env, ...synced.sdkEnv, WANDB_DIR: offDir, TMPDIR: offDir },
+    });
+    expect(sync.code, sync.stdout + sync.stderr).toBe(0);
+    const checkHeld = (server: WandbServer, runId: string, name: string) => {
+      const artifact = server.artifact(name);
+      expect(artifact.state).toBe('COMMITTED');
+      expect(artifact.type).toBe('run_table');
+      expect(artifact.digest).toBe(ours.artifact.digest);
+      const entries = (ours.artifact.manifest as { contents: Row[] }).contents;
+      expect(Object.keys(artifact.files).sort()).toEqual(entries.map((e) => String(e.path)).sort());
+      for (const entry of entries)
+        expect(artifact.files[String(entry.path)]?.md5).toBe(entry.digest);
+      const row = server.run(runId).history.find((r) => r._step === 1)!;
+      const held = row['eval/samples'] as Row;
+      expect(held.artifact_path).toBe(
+        `wandb-client-artifact://${artifact.clientId}/eval/samples.table.json`,
+      );
+      expect(held._latest_artifact_path).toBe(
+        `wandb-client-artifact://${artifact.sequenceClientId}:latest/eval/samples.table.json`,
+      );
+      expect(server.run(runId).files[String(held.path)]?.sha256).toBe(held.sha256);
+      expect(server.unknownOperations).toEqual([]);
+    };
+    checkHeld(synced, ourRunId, String(ours.artifact.name));
+
+    // 4. Ours online: the same artifact saved by us through W&B's artifact API.
+    const on = await tracker(online, {}, join(work, 'store-table-on')).startRun({
+      experiment: 'media',
+      systemMetrics: false,
+    });
+    await on.logTable(
+      'eval/samples',
+      {
+        columns: ['id', 'name', 'score', 'ok', 'nothing', 'picture'],
+        rows: [
+          [1, 'cat', 0.5, true, null, image(join(work, 'pred.png'), { caption: 'a cat' })],
+          [2, 'dog é', 2.25, false, null, image(join(work, 'pred.jpg'))],
+          [3, 'none', -1.5, true, null, null],
+        ],
+      },
+      { step: 1 },
+    );
+    expect((await on.end()).pendingEvents).toBe(0);
+    const onId = (await on.backendRef('wandb'))!.runId;
+    const onName = (
+      await runPython(py, join(work, 'sanitize.py'), [`run-${onId}-eval/samples`])
+    ).stdout.trim();
+    checkHeld(online, onId, onName);
+    expect(online.artifact(onName).createdBy?.run).toBe(onId);
   }, 600_000);
 });

@@ -7,7 +7,7 @@
  * the SDK names it (a `/` in the key makes a folder); the bytes are the ones
  * logged.
  */
-import type { HistogramMedia, ImageMedia } from '@trackstack/core';
+import type { HistogramMedia, ImageMedia, MediaImage } from '@trackstack/core';
 import { formatWandbNumber, type WandbItem } from './wandb-records.js';
 
 /** A media value's history value, and the run files it refers to. */
@@ -16,9 +16,19 @@ export interface WandbMediaValue {
   files: { path: string; localPath: string }[];
 }
 
+/**
+ * The `format` W&B gives an image: its file's extension, as the SDK takes it from a path
+ * (`jpeg` for `x.jpeg`); `png` or `jpg` for bytes.
+ */
+export function wandbImageFormat(image: MediaImage): string {
+  const dot = image.fileName?.lastIndexOf('.') ?? -1;
+  if (dot > 0 && dot < image.fileName!.length - 1) return image.fileName!.slice(dot + 1);
+  return image.format === 'jpeg' ? 'jpg' : 'png';
+}
+
 export function imageValue(media: ImageMedia): WandbMediaValue {
   const { image } = media;
-  const format = image.format === 'jpeg' ? 'jpg' : 'png';
+  const format = wandbImageFormat(image);
   const path = `media/images/${media.key}_${media.step}_${image.sha256.slice(0, 20)}.${format}`;
   return {
     value: {

@@ -32,6 +32,7 @@ import {
   type HistogramMedia,
   type ImageMedia,
   type RunRef,
+  type TableMedia,
   type WriteBatch,
 } from '@trackstack/core';
 import { VERSION } from './version.js';
@@ -51,6 +52,7 @@ import {
 import { EXIT_CODES, type WandbRun } from './wandb-run.js';
 import { datasetConfig, paramValue } from './wandb-run-config.js';
 import { isSystemKey, SystemSamples, type WandbSystemSample } from './wandb-system.js';
+import { wandbTable } from './wandb-table.js';
 import { WandbTransactionLogWriter } from './wandb-transaction-log.js';
 
 export interface WandbOfflineRunOptions {
@@ -116,6 +118,7 @@ export class WandbOfflineRun implements WandbRun {
   readonly startTimeMs: number;
 
   private readonly project: string;
+  private readonly entity: string | undefined;
   private readonly uid: string | undefined;
   /** The datasets of the run by name (`logInput`), for the config key `datasets`. */
   private readonly datasets: Record<string, Record<string, string>> = {};
@@ -145,6 +148,7 @@ export class WandbOfflineRun implements WandbRun {
     }
     this.runId = runId;
     this.project = options.project;
+    this.entity = options.entity;
     this.uid = options.uid;
     this.startTimeMs = options.startTimeMs ?? Date.now();
     this.runDir = join(
@@ -253,6 +257,41 @@ export class WandbOfflineRun implements WandbRun {
     const { value, files } = media.kind === 'image' ? imageValue(media) : histogramValue(media);
     for (const file of files) this.file(file.path, file.localPath);
     this.historyValue(media.step, media.key, value, media.timestamp);
+    this.flush();
+  }
+
+  /**
+   * A table as the SDK logs one offline: its `run_table` artifact (the files copied into
+   * the run directory's `artifacts/`, so `wandb sync` finds them wherever the store is),
+   * the run copy as a run file, then the `table-file` value in the row of its step.
+   */
+  async logTable(media: TableMedia): Promise<void> {
+    const table = await wandbTable(this.runId, media);
+    const { artifact } = table;
+    const dir = join(this.runDir, 'artifacts', artifact.digest);
+    const entries = artifact.entries.map((entry) => {
+      const localPath = join(dir, ...entry.path.split('/'));
+      mkdirSync(dirname(localPath), { recursive: true });
+      if (entry.bytes !== undefined) writeFileSync(localPath, entry.bytes);
+      else copyFileSync(entry.localPath!, localPath);
+      return { path: entry.path, digest: entry.digest, size: entry.size, localPath };
+    });
+    this.record({
+      artifact: {
+        runId: this.runId,
+        project: this.project,
+        ...(this.entity === undefined ? {} : { entity: this.entity }),
+        type: artifact.type,
+        name: artifact.name,
+        digest: artifact.digest,
+        aliases: artifact.aliases,
+        clientId: artifact.clientId,
+        sequenceClientId: artifact.sequenceClientId,
+        entries,
+      },
+    });
+    this.fileBytes(table.runFile.path, table.runFile.bytes);
+    this.historyValue(media.step, media.key, table.value, media.timestamp);
     this.flush();
   }
 
@@ -429,11 +468,25 @@ export class WandbOfflineRun implements WandbRun {
     if (items.length > 0) this.record({ summary: { update: items } });
   }
 
+  /** Writes bytes to `files/<relativePath>` and records it, as `file` does for a copy. */
+  fileBytes(relativePath: string, bytes: Uint8Array): void {
+    const target = this.filePath(relativePath);
+    writeFileSync(target, bytes);
+    this.record({ files: { files: [{ path: relativePath, policy: 'now' }] } });
+  }
+
   /**
    * Copies `sourcePath` to `files/<relativePath>` and records it, so that
    * `wandb sync` uploads it under that name.
    */
   file(relativePath: string, sourcePath: string, policy: WandbFilePolicy = 'now'): void {
+    const name = relativePath.split(sep).join('/');
+    copyFileSync(sourcePath, this.filePath(name));
+    this.record({ files: { files: [{ path: name, policy }] } });
+  }
+
+  /** The path of a run file, its directory made; the name checked to stay inside `files/`. */
+  private filePath(relativePath: string): string {
     this.ensureOpen();
     const name = relativePath.split(sep).join('/');
     const normalized = posix.normalize(name);
@@ -451,8 +504,7 @@ export class WandbOfflineRun implements WandbRun {
     }
     const target = join(this.filesDir, ...name.split('/'));
     mkdirSync(dirname(target), { recursive: true });
-    copyFileSync(sourcePath, target);
-    this.record({ files: { files: [{ path: name, policy }] } });
+    return target;
   }
 
   /**

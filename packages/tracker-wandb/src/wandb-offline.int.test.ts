@@ -106,6 +106,7 @@ const FIELD_TYPES: {
     config: 'message',
     files: 'message',
     stats: 'message',
+    artifact: 'message',
     output_raw: 'message',
     control: 'message',
     run: 'message',
@@ -161,6 +162,28 @@ const FIELD_TYPES: {
   HistoryStep: { num: 'int64' },
   FilesRecord: { files: 'message' },
   FilesItem: { path: 'string', policy: 'enum', type: 'enum' },
+  ArtifactRecord: {
+    run_id: 'string',
+    project: 'string',
+    entity: 'string',
+    type: 'string',
+    name: 'string',
+    digest: 'string',
+    aliases: 'string',
+    manifest: 'message',
+    finalize: 'bool',
+    client_id: 'string',
+    sequence_client_id: 'string',
+    digest_algorithm: 'string',
+  },
+  ArtifactManifest: {
+    version: 'int32',
+    storage_policy: 'string',
+    storage_policy_config: 'message',
+    contents: 'message',
+  },
+  StoragePolicyConfigItem: { key: 'string', value_json: 'string' },
+  ArtifactManifestEntry: { path: 'string', digest: 'string', size: 'int64', local_path: 'string' },
   RunExitRecord: { exit_code: 'int32', runtime: 'int32' },
   OutputRawRecord: { output_type: 'enum', timestamp: 'message', line: 'string' },
 };
@@ -177,6 +200,9 @@ const REPEATED = new Set([
   'HistoryRecord.item',
   'HistoryItem.nested_key',
   'FilesRecord.files',
+  'ArtifactRecord.aliases',
+  'ArtifactManifest.storage_policy_config',
+  'ArtifactManifest.contents',
 ]);
 
 describe('the SDK descriptors', () => {

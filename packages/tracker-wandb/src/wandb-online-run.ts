@@ -6,6 +6,7 @@
  * console lines, uploads and the end, and the heartbeat that keeps an idle
  * run from being marked crashed.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -18,8 +19,10 @@ import type {
   HistogramMedia,
   ImageMedia,
   RunRef,
+  TableMedia,
   WriteBatch,
 } from '@trackstack/core';
+import { datasetArtifact, manifestJson, type WandbArtifact } from './wandb-artifact.js';
 import type {
   FileStreamRequest,
   ResumeStatus,
@@ -35,6 +38,7 @@ import { resumedRunState } from './wandb-resume.js';
 import { EXIT_CODES, type WandbRun } from './wandb-run.js';
 import { datasetConfig, paramValue, runTags, wandbConfig } from './wandb-run-config.js';
 import { isSystemKey, SystemSamples, type WandbSystemSample } from './wandb-system.js';
+import { wandbTable } from './wandb-table.js';
 
 /** W&B's own client sends an empty file_stream request after this much silence. */
 const DEFAULT_HEARTBEAT_S = 30;
@@ -221,11 +225,26 @@ export class WandbOnlineRun implements WandbRun {
     this.eventsLines += content.length;
   }
 
+  /**
+   * A dataset the run read: in the config under `datasets.<name>`, and, with a source, as W&B's
+   * client records a used dataset: a `dataset` artifact (the source by reference) that the run
+   * uses (`UseArtifact`, `usedAs` the input's context).
+   */
   async logInput(input: DatasetInput): Promise<void> {
     const datasets = { ...((this.config.datasets as Record<string, unknown> | undefined) ?? {}) };
     datasets[input.name] = datasetConfig(input);
     this.config.datasets = datasets;
     await this.upsertConfig(false);
+    const artifact = datasetArtifact(this.runId, input);
+    if (artifact === undefined) return;
+    const id = await this.saveArtifact(artifact);
+    await this.client.useArtifact({
+      artifactId: id,
+      entity: this.entity,
+      project: this.project,
+      run: this.runId,
+      usedAs: input.context ?? null,
+    });
   }
 
   /** Config updates resend the whole config (and the tags, when they changed), as W&B's client does. */
@@ -254,7 +273,83 @@ export class WandbOnlineRun implements WandbRun {
     ]);
   }
 
-  private async uploadFile(name: string, localPath: string, size: number): Promise<void> {
+  /**
+   * A table as the SDK logs one: its `run_table` artifact saved and committed (W&B's artifact
+   * API, as wandb-core saves one), the run copy uploaded, then the `table-file` value in the row
+   * of its step. A retry finds the same artifact (same digest and client id).
+   */
+  async logTable(media: TableMedia): Promise<void> {
+    const table = await wandbTable(this.runId, media);
+    await this.saveArtifact(table.artifact);
+    await this.uploadFile(table.runFile.path, table.runFile.bytes, table.runFile.bytes.length);
+    await this.sendHistory([
+      { step: media.step, timestamp: media.timestamp, values: new Map([[media.key, table.value]]) },
+    ]);
+  }
+
+  /** Creates, uploads and commits an artifact as wandb-core saves one; returns its id. */
+  private async saveArtifact(artifact: WandbArtifact): Promise<string> {
+    const where = { entity: this.entity, project: this.project, run: this.runId };
+    const created = await this.client.createArtifact({
+      ...artifact,
+      ...where,
+      run: artifact.userCreated === true ? null : this.runId,
+    });
+    // The service has this version already (same digest): nothing to upload.
+    if (created.state === 'COMMITTED') return created.id;
+    const base = { artifactId: created.id, baseArtifactId: created.latestId, ...where };
+    const manifest = await this.client.createArtifactManifest({
+      ...base,
+      digest: '',
+      includeUpload: false,
+    });
+    const files = artifact.entries.filter((entry) => entry.ref === undefined);
+    const births = new Map<string, string>();
+    if (files.length > 0) {
+      const targets = await this.client.createArtifactFiles(
+        created.id,
+        manifest.id,
+        files.map((entry) => ({ name: entry.path, md5: entry.digest })),
+      );
+      for (const [i, entry] of files.entries()) {
+        const target = targets[i];
+        if (target === undefined) {
+          throw new WandbError(`CreateArtifactFiles gave no upload URL for ${entry.path}`, {
+            retryable: true,
+          });
+        }
+        if (target.uploadUrl !== null) {
+          const body =
+            entry.bytes === undefined
+              ? createReadStream(entry.localPath!)
+              : Readable.from([entry.bytes]);
+          await this.client.upload(target.uploadUrl, target.uploadHeaders, body, entry.size);
+        }
+        births.set(entry.path, target.birthArtifactId);
+      }
+    }
+    const manifestBytes = manifestJson(artifact.entries, births);
+    const upload = await this.client.createArtifactManifest({
+      ...base,
+      digest: createHash('md5').update(manifestBytes).digest('base64'),
+      includeUpload: true,
+    });
+    if (upload.uploadUrl === undefined || upload.uploadUrl === null) {
+      throw new WandbError(`CreateArtifactManifest gave no upload URL for ${artifact.name}`, {
+        retryable: true,
+      });
+    }
+    await this.client.upload(
+      upload.uploadUrl,
+      upload.uploadHeaders ?? null,
+      Readable.from([manifestBytes]),
+      manifestBytes.length,
+    );
+    await this.client.commitArtifact(created.id);
+    return created.id;
+  }
+
+  private async uploadFile(name: string, source: string | Uint8Array, size: number): Promise<void> {
     const { uploadHeaders, files } = await this.client.createRunFiles(
       this.entity,
       this.project,
@@ -264,7 +359,8 @@ export class WandbOnlineRun implements WandbRun {
     const target = files.find((file) => file.name === name);
     if (target === undefined)
       throw new WandbError(`CreateRunFiles gave no upload URL for ${name}`, { retryable: true });
-    await this.client.upload(target.uploadUrl, uploadHeaders, createReadStream(localPath), size);
+    const body = typeof source === 'string' ? createReadStream(source) : Readable.from([source]);
+    await this.client.upload(target.uploadUrl, uploadHeaders, body, size);
     await this.stream({ uploaded: [name] });
   }
 

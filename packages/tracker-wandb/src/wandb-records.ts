@@ -20,6 +20,7 @@ export const WANDB_FIELDS = {
     config: 5,
     files: 6,
     stats: 7,
+    artifact: 8,
     output_raw: 13,
     control: 16,
     run: 17,
@@ -74,6 +75,23 @@ export const WANDB_FIELDS = {
   HistoryItem: { key: 1, nested_key: 2, value_json: 16 },
   HistoryStep: { num: 1 },
   FilesRecord: { files: 1 },
+  ArtifactRecord: {
+    run_id: 1,
+    project: 2,
+    entity: 3,
+    type: 4,
+    name: 5,
+    digest: 6,
+    aliases: 11,
+    manifest: 12,
+    finalize: 14,
+    client_id: 15,
+    sequence_client_id: 16,
+    digest_algorithm: 20,
+  },
+  ArtifactManifest: { version: 1, storage_policy: 2, storage_policy_config: 3, contents: 4 },
+  StoragePolicyConfigItem: { key: 1, value_json: 2 },
+  ArtifactManifestEntry: { path: 1, digest: 2, size: 4, local_path: 6 },
   FilesItem: { path: 1, policy: 2, type: 3 },
   RunExitRecord: { exit_code: 1, runtime: 2 },
   OutputRawRecord: { output_type: 1, timestamp: 2, line: 3 },
@@ -195,6 +213,22 @@ interface WandbOutputRawRecord {
   text: string;
 }
 
+/** An artifact to create and commit when the run is synced (`run.log_artifact`, a table's run_table). */
+interface WandbArtifactRecord {
+  runId: string;
+  project: string;
+  entity?: string;
+  type: string;
+  name: string;
+  /** MANIFEST_MD5 of the entries. */
+  digest: string;
+  aliases: readonly string[];
+  clientId: string;
+  sequenceClientId: string;
+  /** Files on this machine: `wandb sync` uploads them from `localPath`. */
+  entries: readonly { path: string; digest: string; size: number; localPath: string }[];
+}
+
 export type WandbRecordBody =
   | { header: WandbHeaderRecord }
   | { run: WandbRunRecord }
@@ -205,7 +239,8 @@ export type WandbRecordBody =
   | { exit: WandbExitRecord }
   | { outputRaw: WandbOutputRawRecord }
   | { environment: WandbEnvironmentRecord }
-  | { stats: WandbStatsRecord };
+  | { stats: WandbStatsRecord }
+  | { artifact: WandbArtifactRecord };
 
 export type WandbRecord = WandbRecordBody & {
   /** The record's sequence number in the log, from 1. */
@@ -280,6 +315,8 @@ export function encodeRecord(record: WandbRecord): Uint8Array {
         );
       }
     });
+  } else if ('artifact' in record) {
+    w.message(F.Record.artifact, (a) => writeArtifact(a, record.artifact));
   } else if ('environment' in record) {
     w.message(F.Record.environment, (e) => writeEnvironment(e, record.environment));
   } else if ('exit' in record) {
@@ -291,6 +328,41 @@ export function encodeRecord(record: WandbRecord): Uint8Array {
     throw new TypeError('encodeRecord: the record has no known type');
   }
   return w.finish();
+}
+
+function writeArtifact(w: ProtobufWriter, artifact: WandbArtifactRecord): void {
+  const A = F.ArtifactRecord;
+  const M = F.ArtifactManifest;
+  const E = F.ArtifactManifestEntry;
+  w.string(A.run_id, artifact.runId)
+    .string(A.project, artifact.project)
+    .string(A.entity, artifact.entity ?? '')
+    .string(A.type, artifact.type)
+    .string(A.name, artifact.name)
+    .string(A.digest, artifact.digest)
+    .repeatedString(A.aliases, artifact.aliases)
+    .message(A.manifest, (m) => {
+      m.int32(M.version, 1)
+        .string(M.storage_policy, 'wandb-storage-policy-v1')
+        .message(M.storage_policy_config, (c) =>
+          c
+            .string(F.StoragePolicyConfigItem.key, 'storageLayout')
+            .string(F.StoragePolicyConfigItem.value_json, '"V2"'),
+        );
+      for (const entry of artifact.entries) {
+        m.message(M.contents, (e) =>
+          e
+            .string(E.path, entry.path)
+            .string(E.digest, entry.digest)
+            .int64(E.size, entry.size)
+            .string(E.local_path, entry.localPath),
+        );
+      }
+    })
+    .bool(A.finalize, true)
+    .string(A.client_id, artifact.clientId)
+    .string(A.sequence_client_id, artifact.sequenceClientId)
+    .string(A.digest_algorithm, 'MANIFEST_MD5');
 }
 
 function writeRun(w: ProtobufWriter, run: WandbRunRecord): void {

@@ -63,9 +63,9 @@ export function stepRunWandbId(pipelineRun: string, step: string): string {
 }
 
 /**
- * A dataset input as the run's config holds it (W&B's API has no dataset
- * inputs outside artifacts): under `datasets.<name>`, its digest, source,
- * source type and context.
+ * A dataset input as the run's config holds it, under `datasets.<name>`: its
+ * digest, source, source type and context (online runs also use a `dataset`
+ * artifact for it: wandb-artifact.ts).
  */
 export function datasetConfig(input: DatasetInput): Record<string, string> {
   const out: Record<string, string> = { digest: input.digest ?? '' };

@@ -11,6 +11,7 @@ import type {
   HistogramMedia,
   ImageMedia,
   RunRef,
+  TableMedia,
   WriteBatch,
 } from '@trackstack/core';
 
@@ -25,10 +26,12 @@ export interface WandbRun {
   /** Params, tags, metrics and console lines of one batch. */
   write(batch: WriteBatch): void | Promise<void>;
   upload(artifact: ArtifactUpload): void | Promise<void>;
-  /** A dataset the run read, in the run's config under `datasets.<name>`. */
+  /** A dataset the run read: the run's config under `datasets.<name>`; online also a used `dataset` artifact. */
   logInput(input: DatasetInput): void | Promise<void>;
   /** An image or a histogram: its files uploaded, then its value in the history row of its step. */
   logMedia(media: ImageMedia | HistogramMedia): void | Promise<void>;
+  /** A table: its `run_table` artifact, its run copy, then its value in the row of its step. */
+  logTable(media: TableMedia): Promise<void>;
   /** Ends the run; nothing is written after it. */
   finish(status: FinalRunStatus, endTime: number): void | Promise<void>;
   /**

@@ -106,8 +106,7 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
       nestedRuns: false,
       artifacts: true,
       inputs: true,
-      // Tables need W&B's artifact API (run_table artifacts): not yet.
-      media: ['image', 'histogram'],
+      media: ['image', 'table', 'histogram'],
       resume: true,
       minWriteIntervalMs: this.config.file_stream_interval_s * 1000,
       console: true,
@@ -196,17 +195,20 @@ export class WandbExperimentTracker extends BaseExperimentTracker<WandbConfig> {
     await run.upload(artifact);
   }
 
-  /** W&B's API has no dataset inputs outside artifacts: the run's config holds them. */
+  /** The run's config holds it; online, a `dataset` artifact the run uses too (wandb-artifact.ts). */
   async logInput(ref: RunRef, input: DatasetInput): Promise<void> {
     const run = await this.run(ref);
     await run.logInput(input);
   }
 
-  /** Images and histograms as the SDK logs them: run files under `media/` and history values. */
+  /**
+   * Media as the SDK logs it: images as run files under `media/` and history values,
+   * histograms as history values, tables as `run_table` artifacts with a history value.
+   */
   async logMedia(ref: RunRef, media: Media): Promise<void> {
-    if (media.kind === 'table') return;
     const run = await this.run(ref);
-    await run.logMedia(media);
+    if (media.kind === 'table') await run.logTable(media);
+    else await run.logMedia(media);
   }
 
   async finishRun(ref: RunRef, status: FinalRunStatus, endTime: number): Promise<void> {

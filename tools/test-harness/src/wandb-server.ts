@@ -5,9 +5,10 @@ import { gunzipSync, inflateSync } from 'node:zlib';
 import { listenOnLoopback } from './loopback.js';
 
 /**
- * A loopback stand-in for the W&B service (the GraphQL API, `file_stream` and the presigned
- * file uploads) that the real `wandb` SDK 0.30 accepts as `WANDB_BASE_URL`. It records every
- * request and keeps per-run state, so tests can check what a client sent.
+ * A loopback stand-in for the W&B service (the GraphQL API, `file_stream`, the presigned
+ * file uploads and the artifact API) that the real `wandb` SDK 0.30 accepts as
+ * `WANDB_BASE_URL`. It records every request and keeps per-run and per-artifact state, so
+ * tests can check what a client sent.
  */
 
 const NAN = '\u0000wandb:NaN';
@@ -81,8 +82,10 @@ export interface WandbRequest {
   contentEncoding?: string;
   /** `user-agent` of the request, if any. */
   userAgent?: string;
-  /** `{ entity, project, run }` for file_stream and uploads. */
+  /** `{ entity, project, run }` for file_stream and run-file uploads. */
   run?: { entity: string; project: string; run: string };
+  /** The artifact's id, for uploads and downloads of artifact files and manifests. */
+  artifact?: string;
   /** The status answered (undefined for reset/stalled requests). */
   status?: number;
   /** Set when a fault was applied. */
@@ -176,6 +179,85 @@ export interface WandbRun {
   stopRequested: boolean;
 }
 
+/** An artifact version's state: created (files may still be uploading), or committed. */
+export type WandbArtifactState = 'PENDING' | 'COMMITTED';
+
+/** A run, by entity, project and run id. */
+export interface WandbRunRef {
+  entity: string;
+  project: string;
+  /** The run id (`runName` in the artifact mutations). */
+  run: string;
+}
+
+/** A file stored for an artifact (an entry's bytes, or the uploaded `wandb_manifest.json`). */
+export interface WandbArtifactFile extends WandbStoredFile {
+  /** base64 of the md5 of the bytes: what a manifest entry's `digest` is for a stored file. */
+  md5: string;
+}
+
+/** One use of an artifact by a run (`UseArtifact`; repeats of the same use are kept once). */
+export interface WandbArtifactUse extends WandbRunRef {
+  /** `usedAs` as sent (the SDK 0.30 always sends null). */
+  usedAs: string | null;
+}
+
+/**
+ * One artifact version, as `CreateArtifact` made it and the later mutations and uploads
+ * filled it in.
+ */
+export interface WandbArtifact {
+  /** The opaque id the server handed out (`artifact.id`, base64 of `Artifact:<n>`). */
+  id: string;
+  /** The sequence (collection) name, e.g. `run-<runid>-<key>` for a logged table. */
+  name: string;
+  /** `artifactTypeName`, e.g. `run_table`, `dataset`. */
+  type: string;
+  entity: string;
+  project: string;
+  /** The artifact digest sent by CreateArtifact (hex; MANIFEST_MD5 unless `digestAlgorithm` says otherwise). */
+  digest: string;
+  digestAlgorithm: string | null;
+  state: WandbArtifactState;
+  /** The version number in its sequence (`v0`, `v1`, …), assigned at commit; null while PENDING. */
+  versionIndex: number | null;
+  /**
+   * The aliases it holds (`latest`, …). Those asked for in CreateArtifact are applied at
+   * commit, and an alias names one version of a sequence, so committing a version moves
+   * them from the older one.
+   */
+  aliases: string[];
+  /** The aliases CreateArtifact asked for. */
+  requestedAliases: string[];
+  description: string | null;
+  /** `metadata` as sent (a JSON string), and parsed. */
+  metadataJson: string | null;
+  metadata: unknown;
+  historyStep: number | null;
+  /** The client's ids (`clientID`, `sequenceClientID`): the `wandb-client-artifact://` references name them. */
+  clientId: string | null;
+  sequenceClientId: string | null;
+  /** The run that logged it (`runName` of CreateArtifact); null for an artifact made without one (e.g. `run.use_artifact(draft)`). */
+  createdBy: WandbRunRef | null;
+  /** The CreateArtifact input as sent. */
+  input: Record<string, unknown>;
+  /** `digest` of the CreateArtifactManifest that asked for the manifest upload (base64 md5 of the manifest file). */
+  manifestDigest?: string;
+  /** The uploaded `wandb_manifest.json`, parsed (`{ version, storagePolicy, storagePolicyConfig, contents: { path: entry } }`). */
+  manifest?: Record<string, unknown>;
+  /** The uploaded `wandb_manifest.json` itself. */
+  manifestFile?: WandbArtifactFile;
+  /** The md5 (base64) each CreateArtifactFiles entry announced, by manifest path. */
+  requestedFiles: Record<string, string>;
+  /** Files uploaded for it, by manifest path. */
+  files: Record<string, WandbArtifactFile>;
+  /** Runs that used it, in order. */
+  usedBy: WandbArtifactUse[];
+  /** Creation and commit times (`Date.now()`). */
+  createdAt: number;
+  committedAt?: number;
+}
+
 export interface WandbServerOptions {
   /** The API key accepted in `Authorization: Basic base64("api:" + key)` (default {@link WANDB_FAKE_API_KEY}). */
   apiKey?: string;
@@ -189,7 +271,10 @@ export interface WandbServerOptions {
    * Default: none, i.e. a server predating them (the SDK's fallbacks).
    */
   features?: readonly string[];
-  /** `uploadHeaders` returned by CreateRunFiles (`"Name:value"` strings; PUTs must carry them). */
+  /**
+   * `uploadHeaders` returned by CreateRunFiles, CreateArtifactFiles and CreateArtifactManifest
+   * (`"Name:value"` strings; PUTs must carry them).
+   */
   uploadHeaders?: readonly string[];
   /** Port (default: any free one). */
   port?: number;
@@ -220,11 +305,23 @@ export interface WandbServer {
    * Requests the server refused as malformed (each also answered with an error status):
    * unreadable bodies, file_stream bodies with bad offsets or lines that are not JSON objects,
    * file_stream for a run never upserted, uploads to unknown URLs or without the upload
-   * headers, GraphQL naming an unknown storage id.
+   * headers, GraphQL naming an unknown storage id; for artifacts, PUTs whose md5 is not the
+   * announced one, manifests that are not JSON with `contents`, PUTs after the commit, and
+   * refused artifact mutations (unknown artifact or run, a commit without the manifest or an
+   * entry's file, a digest that is not the manifest's, a sequence's type changed).
    */
   readonly protocolErrors: string[];
   /** `run(id)`: the run or a thrown error listing the known ids. */
   run(id: string): WandbRun;
+  /** Every artifact version created, in creation order (a deduplicated CreateArtifact adds none). */
+  readonly artifacts: WandbArtifact[];
+  /**
+   * `artifact(name, version?)`: one artifact version, or a thrown error listing the known ones.
+   * `name` is the sequence name, optionally `project/name` or `entity/project/name`, optionally
+   * with `:version`. The version is `v<n>` or an alias (committed versions only); without one,
+   * the newest version created, in any state.
+   */
+  artifact(name: string, version?: string): WandbArtifact;
   /**
    * Apply `fault` to the next `times` requests whose key matches (a string as a substring).
    * The key is `${method} ${path}` plus, for GraphQL, ` ${operationName}`:
@@ -235,7 +332,7 @@ export interface WandbServer {
   clearFaults(): void;
   /** Faults applied so far, by kind. */
   readonly faults: Record<WandbFaultKind, number>;
-  /** Forget recorded requests, runs, unknown operations and protocol errors (not faults). */
+  /** Forget recorded requests, runs, artifacts, unknown operations and protocol errors (not faults). */
   reset(): void;
   /** Stop listening and destroy open connections. Idempotent. */
   stop(): Promise<void>;
@@ -249,12 +346,54 @@ interface Scripted {
 
 interface Project {
   id: string;
+  internalId: string;
   name: string;
   entity: string;
   entityId: string;
 }
 
+type Upload =
+  | { kind: 'run'; key: string; name: string }
+  | { kind: 'artifact-file'; artifactId: string; name: string; md5: string }
+  | { kind: 'manifest'; artifactId: string; name: string; digest: string };
+
+/** An artifact sequence (collection): one name and type in a project, its versions in creation order. */
+interface Sequence {
+  id: string;
+  name: string;
+  type: string;
+  entity: string;
+  project: string;
+  clientId: string | null;
+  versions: WandbArtifact[];
+}
+
 class GraphqlError extends Error {}
+
+/** The prefix W&B hashes before the manifest lines (`digest_algorithm = MANIFEST_MD5`). */
+const MANIFEST_DIGEST_PREFIX = 'wandb-artifact-manifest-v1\n';
+
+/**
+ * The artifact digest W&B computes from a manifest's entries (MANIFEST_MD5): the hex md5 of
+ * `wandb-artifact-manifest-v1\n` followed by `<path>:<entry digest>\n` per entry, sorted by path.
+ */
+export function wandbArtifactDigest(entries: Record<string, { digest: string }>): string {
+  const hash = createHash('md5').update(MANIFEST_DIGEST_PREFIX);
+  for (const path of Object.keys(entries).sort()) hash.update(`${path}:${entries[path]!.digest}\n`);
+  return hash.digest('hex');
+}
+
+/** W&B's timestamp format (UTC, no zone suffix). */
+function wandbTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19);
+}
+
+/** `name:version` (version defaulting to `latest`), as the SDK's by-name queries send it. */
+function splitArtifactName(name: string): { name: string; version: string } {
+  const colon = name.lastIndexOf(':');
+  if (colon < 0) return { name, version: 'latest' };
+  return { name: name.slice(0, colon), version: name.slice(colon + 1) };
+}
 
 /**
  * Parses JSON as the W&B SDK writes it: standard JSON plus the bare words `NaN`, `Infinity`
@@ -407,8 +546,17 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
   };
   const sockets = new Set<Socket>();
   const projects = new Map<string, Project>();
-  /** Upload tokens → the run key and file name. */
-  const uploads = new Map<string, { key: string; name: string }>();
+  /** Upload tokens → what the URL stores: a run file, an artifact file or an artifact's manifest. */
+  const uploads = new Map<string, Upload>();
+  /** Artifact versions by id, and sequences by `entity/project/name`. */
+  const artifacts: WandbArtifact[] = [];
+  const artifactsById = new Map<string, WandbArtifact>();
+  const sequences = new Map<string, Sequence>();
+  let objectSeq = 0;
+  const nextId = (kind: string) => {
+    objectSeq += 1;
+    return b64(`${kind}:${objectSeq}`);
+  };
   let entitySeq = 0;
   const entityIds = new Map<string, string>();
   let url = '';
@@ -428,6 +576,7 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
     if (!project && create) {
       project = {
         id: b64(`Project:v1:${name}:${entity}`),
+        internalId: String(projects.size + 1),
         name,
         entity,
         entityId: entityId(entity),
@@ -608,6 +757,10 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
     return run;
   };
 
+  /** An upload URL on this server: `/storage/<token>/<name, each segment URL-encoded>`. */
+  const storageUrl = (token: string, name: string) =>
+    `${url}/storage/${token}/${name.split('/').map(encodeURIComponent).join('/')}`;
+
   const createRunFiles: Resolver = (vars) => {
     const run = runFilesOf(vars);
     const names = Array.isArray(vars.files) ? vars.files.filter((f) => typeof f === 'string') : [];
@@ -615,12 +768,8 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
     const files = names.map((name) => {
       run.requestedFiles.push(name);
       const token = randomBytes(12).toString('hex');
-      uploads.set(token, { key, name });
-      return {
-        name,
-        uploadUrl: `${url}/storage/${token}/${name.split('/').map(encodeURIComponent).join('/')}`,
-        directUrl: `${url}/storage/${token}/${name.split('/').map(encodeURIComponent).join('/')}`,
-      };
+      uploads.set(token, { kind: 'run', key, name });
+      return { name, uploadUrl: storageUrl(token, name), directUrl: storageUrl(token, name) };
     });
     return {
       createRunFiles: { runID: run.storageId, uploadHeaders, files },
@@ -633,6 +782,435 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
       if (typeof f === 'string' && !run.uploaded.includes(f)) run.uploaded.push(f);
     }
     return { markRunFilesUploaded: { success: true } };
+  };
+
+  // ---------------------------------------------------------------- artifacts
+
+  const projectInfo = (entity: string, name: string) => {
+    const project = projectOf(entity, name, true)!;
+    return {
+      __typename: 'Project',
+      id: project.id,
+      internalId: project.internalId,
+      name: project.name,
+      entity: { id: project.entityId, name: project.entity },
+    };
+  };
+
+  const sequenceOf = (a: WandbArtifact): Sequence =>
+    sequences.get(`${a.entity}/${a.project}/${a.name}`)!;
+
+  const collectionJson = (seq: Sequence) => ({
+    __typename: 'ArtifactSequence',
+    id: seq.id,
+    name: seq.name,
+    project: projectInfo(seq.entity, seq.project),
+  });
+
+  const aliasJson = (a: WandbArtifact, alias: string) => ({
+    __typename: 'ArtifactAlias',
+    id: b64(`ArtifactAlias:${a.id}:${alias}`),
+    alias,
+  });
+
+  /** The manifest's entries (`contents`), when uploaded. */
+  const manifestEntries = (a: WandbArtifact): Record<string, Record<string, unknown>> => {
+    const contents = a.manifest?.contents;
+    if (!isRecord(contents)) return {};
+    const entries: Record<string, Record<string, unknown>> = {};
+    for (const [path, entry] of Object.entries(contents))
+      if (isRecord(entry)) entries[path] = entry;
+    return entries;
+  };
+
+  /** An `Artifact` object with every field the SDK's `ArtifactFragment` asks for (and a few more). */
+  const artifactJson = (a: WandbArtifact) => {
+    const seq = sequenceOf(a);
+    const collection = collectionJson(seq);
+    const entries = Object.values(manifestEntries(a));
+    const ttl = typeof a.input.ttlDurationSeconds === 'number' ? a.input.ttlDurationSeconds : null;
+    return {
+      __typename: 'Artifact',
+      id: a.id,
+      artifactSequence: collection,
+      versionIndex: a.versionIndex,
+      artifactType: { __typename: 'ArtifactType', id: b64(`ArtifactType:${a.type}`), name: a.type },
+      description: a.description,
+      metadata: a.metadataJson,
+      ttlDurationSeconds: ttl === null || ttl === -1 ? -2 : ttl,
+      ttlIsInherited: ttl === null || ttl === -1,
+      tags: [],
+      historyStep: a.historyStep,
+      state: a.state,
+      size: entries.reduce((sum, e) => sum + (typeof e.size === 'number' ? e.size : 0), 0),
+      digest: a.digest,
+      digestAlgorithm: a.digestAlgorithm ?? 'MANIFEST_MD5',
+      commitHash:
+        a.state === 'COMMITTED'
+          ? createHash('sha256').update(a.id).digest('hex').slice(0, 12)
+          : null,
+      fileCount: entries.length,
+      createdAt: wandbTime(a.createdAt),
+      updatedAt: a.committedAt === undefined ? null : wandbTime(a.committedAt),
+      aliases: a.aliases.map((alias) => ({
+        ...aliasJson(a, alias),
+        artifactCollection: collection,
+      })),
+    };
+  };
+
+  const membershipJson = (a: WandbArtifact) => ({
+    __typename: 'ArtifactCollectionMembership',
+    id: b64(`ArtifactCollectionMembership:${a.id}`),
+    versionIndex: a.versionIndex,
+    createdAt: wandbTime(a.createdAt),
+    aliases: a.aliases.map((alias) => aliasJson(a, alias)),
+    artifactCollection: collectionJson(sequenceOf(a)),
+    artifact: artifactJson(a),
+  });
+
+  /** A committed version of a sequence by `v<n>` or alias. */
+  const versionOf = (seq: Sequence | undefined, version: string): WandbArtifact | undefined => {
+    const committed = seq?.versions.filter((a) => a.state === 'COMMITTED') ?? [];
+    const index = version.match(/^v(\d+)$/)?.[1];
+    if (index !== undefined) return committed.find((a) => a.versionIndex === Number(index));
+    return committed.find((a) => a.aliases.includes(version));
+  };
+
+  /** `entity`, `project` and `name` (`seq:version`) of the SDK's by-name queries. */
+  const artifactByName = (vars: Record<string, unknown>) => {
+    const entity = str(vars.entity) || str(vars.entityName) || viewerEntity;
+    const projectName = str(vars.project) || str(vars.projectName) || 'uncategorized';
+    const project = projectOf(entity, projectName, false);
+    const { name, version } = splitArtifactName(str(vars.name) ?? '');
+    const artifact = project
+      ? versionOf(sequences.get(`${entity}/${projectName}/${name}`), version)
+      : undefined;
+    return { project, artifact };
+  };
+
+  const artifactOf = (id: unknown): WandbArtifact => {
+    const artifact = artifactsById.get(str(id) ?? '');
+    if (!artifact) throw new GraphqlError(`artifact ${String(id)} not found`);
+    return artifact;
+  };
+
+  /** The `input` object of wandb-core's mutations, or the flat variables of the Python side's. */
+  const inputOf = (vars: Record<string, unknown>) => (isRecord(vars.input) ? vars.input : vars);
+
+  const createArtifact: Resolver = (vars) => {
+    const input = inputOf(vars);
+    const entity = str(input.entityName) || viewerEntity;
+    const project = str(input.projectName) || 'uncategorized';
+    const name = str(input.artifactCollectionName);
+    const type = str(input.artifactTypeName);
+    const digest = str(input.digest);
+    if (!name || !type || !digest) {
+      throw new GraphqlError(
+        'CreateArtifact needs artifactCollectionName, artifactTypeName and digest',
+      );
+    }
+    const runName = str(input.runName);
+    if (runName && !findRun(entity, project, runName)) {
+      throw new GraphqlError(`CreateArtifact: run ${entity}/${project}/${runName} not found`);
+    }
+    const requestedAliases = (Array.isArray(input.aliases) ? input.aliases : [])
+      .map((a) => (isRecord(a) ? str(a.alias) : str(a)))
+      .filter((a): a is string => a !== undefined);
+    const key = `${entity}/${project}/${name}`;
+    let seq = sequences.get(key);
+    if (seq && seq.type !== type) {
+      throw new GraphqlError(`artifact sequence ${key} has type ${seq.type}, not ${type}`);
+    }
+    const latestCommitted = () =>
+      seq?.versions
+        .filter((a) => a.state === 'COMMITTED')
+        .sort((x, y) => y.versionIndex! - x.versionIndex!)[0];
+    const answer = (a: WandbArtifact) => {
+      const latest = latestCommitted();
+      return {
+        createArtifact: {
+          artifact: {
+            ...artifactJson(a),
+            artifactSequence: {
+              ...collectionJson(sequenceOf(a)),
+              latestArtifact: latest ? { id: latest.id, versionIndex: latest.versionIndex } : null,
+            },
+          },
+        },
+      };
+    };
+    const clientId = str(input.clientID) ?? null;
+    // The same client artifact again (a retry): the same version.
+    const same = clientId ? seq?.versions.find((a) => a.clientId === clientId) : undefined;
+    if (same) return answer(same);
+    // Content already committed in this sequence: W&B answers with that version.
+    const committed = seq?.versions.find((a) => a.state === 'COMMITTED' && a.digest === digest);
+    if (committed) {
+      for (const alias of requestedAliases) moveAlias(committed, alias);
+      return answer(committed);
+    }
+    if (!seq) {
+      seq = {
+        id: nextId('ArtifactCollection'),
+        name,
+        type,
+        entity,
+        project,
+        clientId: str(input.sequenceClientID) ?? null,
+        versions: [],
+      };
+      sequences.set(key, seq);
+      projectOf(entity, project, true);
+    }
+    const metadataJson = str(input.metadata) ?? null;
+    let metadata: unknown = null;
+    if (metadataJson !== null) {
+      try {
+        metadata = parseWandbJson(metadataJson);
+      } catch {
+        metadata = metadataJson;
+      }
+    }
+    const artifact: WandbArtifact = {
+      id: nextId('Artifact'),
+      name,
+      type,
+      entity,
+      project,
+      digest,
+      digestAlgorithm: str(input.digestAlgorithm) ?? null,
+      state: 'PENDING',
+      versionIndex: null,
+      aliases: [],
+      requestedAliases,
+      description: str(input.description) ?? null,
+      metadataJson,
+      metadata,
+      historyStep: typeof input.historyStep === 'number' ? input.historyStep : null,
+      clientId,
+      sequenceClientId: str(input.sequenceClientID) ?? null,
+      createdBy: runName ? { entity, project, run: runName } : null,
+      input,
+      requestedFiles: {},
+      files: {},
+      usedBy: [],
+      createdAt: Date.now(),
+    };
+    seq.versions.push(artifact);
+    artifacts.push(artifact);
+    artifactsById.set(artifact.id, artifact);
+    return answer(artifact);
+  };
+
+  /** Gives `alias` to `artifact`, taking it from the sequence's other versions. */
+  const moveAlias = (artifact: WandbArtifact, alias: string) => {
+    for (const other of sequenceOf(artifact).versions) {
+      if (other !== artifact) other.aliases = other.aliases.filter((a) => a !== alias);
+    }
+    if (!artifact.aliases.includes(alias)) artifact.aliases.push(alias);
+  };
+
+  const pendingArtifact = (id: unknown, op: string): WandbArtifact => {
+    const artifact = artifactOf(id);
+    if (artifact.state !== 'PENDING') {
+      throw new GraphqlError(`${op}: artifact ${artifact.id} is already ${artifact.state}`);
+    }
+    return artifact;
+  };
+
+  /** The manifest file object; with `includeUpload`, an upload URL for `wandb_manifest.json`. */
+  const manifestFile = (artifact: WandbArtifact, name: string, digest: string, upload: boolean) => {
+    const file: Record<string, unknown> = { __typename: 'File', id: nextId('File'), name };
+    if (upload) {
+      const token = randomBytes(12).toString('hex');
+      uploads.set(token, { kind: 'manifest', artifactId: artifact.id, name, digest });
+      if (digest) artifact.manifestDigest = digest;
+      file.uploadUrl = storageUrl(token, name);
+      file.directUrl = file.uploadUrl;
+      file.uploadHeaders = uploadHeaders;
+    }
+    return file;
+  };
+
+  const createArtifactManifest: Resolver = (vars) => {
+    const input = inputOf(vars);
+    const artifact = pendingArtifact(input.artifactID, 'CreateArtifactManifest');
+    const name = str(input.name) ?? 'wandb_manifest.json';
+    const digest = str(input.digest) ?? '';
+    return {
+      createArtifactManifest: {
+        artifactManifest: {
+          id: b64(`ArtifactManifest:${artifact.id}`),
+          file: manifestFile(artifact, name, digest, vars.includeUpload === true || digest !== ''),
+        },
+      },
+    };
+  };
+
+  const updateArtifactManifest: Resolver = (vars) => {
+    const input = inputOf(vars);
+    const manifestId = str(input.artifactManifestID) ?? '';
+    const artifactId = Buffer.from(manifestId, 'base64')
+      .toString('utf8')
+      .replace(/^ArtifactManifest:/, '');
+    const artifact = pendingArtifact(artifactId, 'UpdateArtifactManifest');
+    const digest = str(input.digest) ?? '';
+    return {
+      updateArtifactManifest: {
+        artifactManifest: {
+          id: manifestId,
+          file: manifestFile(artifact, 'wandb_manifest.json', digest, vars.includeUpload !== false),
+        },
+      },
+    };
+  };
+
+  const createArtifactFiles: Resolver = (vars) => {
+    const input = inputOf(vars);
+    const files = Array.isArray(input.artifactFiles) ? input.artifactFiles : [];
+    const edges = files.map((f, i) => {
+      if (!isRecord(f))
+        throw new GraphqlError(`CreateArtifactFiles: artifactFiles[${i}] is not an object`);
+      const artifact = pendingArtifact(f.artifactID, 'CreateArtifactFiles');
+      const name = str(f.name);
+      const md5 = str(f.md5);
+      if (!name || !md5)
+        throw new GraphqlError(`CreateArtifactFiles: artifactFiles[${i}] needs name and md5`);
+      if (f.uploadPartsInput !== null && f.uploadPartsInput !== undefined) {
+        throw new GraphqlError('CreateArtifactFiles: multipart uploads are not implemented');
+      }
+      artifact.requestedFiles[name] = md5;
+      const token = randomBytes(12).toString('hex');
+      uploads.set(token, { kind: 'artifact-file', artifactId: artifact.id, name, md5 });
+      const uploadUrl = storageUrl(token, name);
+      return {
+        node: {
+          __typename: 'File',
+          id: nextId('File'),
+          name,
+          displayName: name,
+          storagePath: `wandb_artifacts/${artifact.id}/${Buffer.from(md5, 'base64').toString('hex')}`,
+          uploadUrl,
+          directUrl: uploadUrl,
+          uploadHeaders,
+          uploadMultipartUrls: null,
+          artifact: { id: artifact.id },
+        },
+      };
+    });
+    return { createArtifactFiles: { files: { edges } } };
+  };
+
+  const commitArtifact: Resolver = (vars) => {
+    const artifact = artifactOf(inputOf(vars).artifactID);
+    const done = () => ({ commitArtifact: { artifact: artifactJson(artifact) } });
+    if (artifact.state === 'COMMITTED') return done(); // a retry
+    if (!artifact.manifest) {
+      throw new GraphqlError(`CommitArtifact: artifact ${artifact.id} has no uploaded manifest`);
+    }
+    const entries = manifestEntries(artifact);
+    for (const [path, entry] of Object.entries(entries)) {
+      if (typeof entry.digest !== 'string') {
+        throw new GraphqlError(`CommitArtifact: manifest entry ${path} has no digest`);
+      }
+      if (entry.ref !== undefined) continue;
+      // A stored entry: uploaded for this version, or carried over from the version it was born in.
+      const birth = artifactsById.get(str(entry.birthArtifactID) ?? '') ?? artifact;
+      const stored = birth.files[path] ?? artifact.files[path];
+      if (stored?.md5 !== entry.digest) {
+        throw new GraphqlError(
+          `CommitArtifact: manifest entry ${path} (md5 ${entry.digest}) was never uploaded`,
+        );
+      }
+    }
+    const algorithm = artifact.digestAlgorithm ?? 'MANIFEST_MD5';
+    if (algorithm === 'MANIFEST_MD5') {
+      const computed = wandbArtifactDigest(entries as Record<string, { digest: string }>);
+      if (computed !== artifact.digest) {
+        throw new GraphqlError(
+          `CommitArtifact: digest ${artifact.digest} is not the manifest's (${computed})`,
+        );
+      }
+    }
+    const seq = sequenceOf(artifact);
+    artifact.state = 'COMMITTED';
+    artifact.versionIndex = seq.versions.filter(
+      (a) => a !== artifact && a.state === 'COMMITTED',
+    ).length;
+    artifact.committedAt = Date.now();
+    for (const alias of artifact.requestedAliases) moveAlias(artifact, alias);
+    return done();
+  };
+
+  const useArtifact: Resolver = (vars) => {
+    const input = inputOf(vars);
+    const artifact = artifactOf(input.artifactID);
+    const entity = str(input.entityName) || viewerEntity;
+    const project = str(input.projectName) || 'uncategorized';
+    const runName = str(input.runName) ?? '';
+    if (!findRun(entity, project, runName)) {
+      throw new GraphqlError(`UseArtifact: run ${entity}/${project}/${runName} not found`);
+    }
+    const use: WandbArtifactUse = {
+      entity,
+      project,
+      run: runName,
+      usedAs: str(input.usedAs) ?? null,
+    };
+    const seen = artifact.usedBy.some(
+      (u) =>
+        u.entity === entity &&
+        u.project === project &&
+        u.run === runName &&
+        u.usedAs === use.usedAs,
+    );
+    if (!seen) artifact.usedBy.push(use);
+    return { useArtifact: { artifact: artifactJson(artifact) } };
+  };
+
+  /** `project { artifact(name) { … } }`: ArtifactType and the older ArtifactByName. */
+  const projectArtifact: Resolver = (vars) => {
+    const { project, artifact } = artifactByName(vars);
+    if (!project) return { project: null };
+    return {
+      project: {
+        ...projectInfo(project.entity, project.name),
+        artifact: artifact ? artifactJson(artifact) : null,
+      },
+    };
+  };
+
+  const artifactResolvers: Record<string, Resolver> = {
+    ArtifactType: projectArtifact,
+    ArtifactByName: projectArtifact,
+    ArtifactMembershipByName: (vars) => {
+      const { project, artifact } = artifactByName(vars);
+      if (!project) return { project: null };
+      return {
+        project: {
+          ...projectInfo(project.entity, project.name),
+          artifactCollectionMembership: artifact ? membershipJson(artifact) : null,
+        },
+      };
+    },
+    ArtifactByID: (vars) => {
+      const artifact = artifactsById.get(str(vars.id) ?? '');
+      return { artifact: artifact ? artifactJson(artifact) : null };
+    },
+    CreateArtifact: createArtifact,
+    CreateArtifactManifest: createArtifactManifest,
+    UpdateArtifactManifest: updateArtifactManifest,
+    CreateArtifactFiles: createArtifactFiles,
+    CommitArtifact: commitArtifact,
+    UseArtifact: useArtifact,
+    ClientIDMapping: (vars) => {
+      const clientId = str(vars.clientID);
+      const artifact = artifacts.find((a) => clientId && a.clientId === clientId);
+      const seq = [...sequences.values()].find((s) => clientId && s.clientId === clientId);
+      const serverID = artifact?.id ?? seq?.id;
+      return { clientIDMapping: serverID ? { serverID } : null };
+    },
   };
 
   const resolvers: Record<string, Resolver> = {
@@ -651,7 +1229,7 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
       if (run) run.stopRequested = true;
       return { stopRun: { success: run !== undefined } };
     },
-    ClientIDMapping: () => ({ clientIDMapping: null }),
+    ...artifactResolvers,
   };
 
   // ---------------------------------------------------------------- file_stream
@@ -821,8 +1399,10 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
     } else if (storageMatch) {
       record.kind = method === 'GET' ? 'download' : 'upload';
       const upload = uploads.get(storageMatch[1]!);
-      const run = upload ? runs.get(upload.key) : undefined;
-      if (run) record.run = { entity: run.entity, project: run.project, run: run.id };
+      if (upload?.kind === 'run') {
+        const run = runs.get(upload.key);
+        if (run) record.run = { entity: run.entity, project: run.project, run: run.id };
+      } else if (upload) record.artifact = upload.artifactId;
     }
 
     const fault = pickFault(faultKey);
@@ -860,11 +1440,19 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
     // Presigned uploads carry no W&B auth, like the service's storage URLs.
     if (storageMatch) {
       const upload = uploads.get(storageMatch[1]!);
-      const run = upload ? runs.get(upload.key) : undefined;
-      if (!upload || !run) {
+      const run = upload?.kind === 'run' ? runs.get(upload.key) : undefined;
+      const artifact =
+        upload && upload.kind !== 'run' ? artifactsById.get(upload.artifactId) : undefined;
+      if (!upload || (!run && !artifact)) {
         problem(`${method} ${pathname}: not an upload URL this server handed out`);
         return answer(403, 'SignatureDoesNotMatch');
       }
+      /** Where the URL's file lives. */
+      const stored = (): WandbStoredFile | undefined => {
+        if (run) return run.files[upload.name];
+        if (upload.kind === 'manifest') return artifact!.manifestFile;
+        return artifact!.files[upload.name];
+      };
       if (method === 'PUT') {
         for (const header of uploadHeaders) {
           const colon = header.indexOf(':');
@@ -875,22 +1463,60 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
             return answer(403, `missing or wrong upload header ${name}`);
           }
         }
-        const previous = run.files[upload.name];
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers)) {
           if (typeof v === 'string') headers[k] = v;
         }
-        run.files[upload.name] = {
+        const file: WandbStoredFile = {
           sha256: createHash('sha256').update(raw).digest('hex'),
           size: raw.length,
           bytes: raw,
-          uploads: (previous?.uploads ?? 0) + 1,
+          uploads: (stored()?.uploads ?? 0) + 1,
           headers,
         };
+        if (run) {
+          run.files[upload.name] = file;
+          return answer(200, '');
+        }
+        const a = artifact!;
+        const what = `PUT ${upload.name} of artifact ${a.name} (${a.id})`;
+        if (a.state !== 'PENDING') {
+          problem(`${what}: the artifact is already ${a.state}`);
+          return answer(403, 'artifact already committed');
+        }
+        // Like storage checking Content-MD5: the bytes must be the ones announced.
+        const md5 = createHash('md5').update(raw).digest('base64');
+        const expected =
+          upload.kind === 'manifest'
+            ? upload.digest
+            : upload.kind === 'artifact-file'
+              ? upload.md5
+              : '';
+        if (expected && md5 !== expected) {
+          problem(`${what}: md5 ${md5}, announced ${expected}`);
+          return answer(400, 'BadDigest');
+        }
+        if (upload.kind === 'artifact-file') {
+          a.files[upload.name] = { ...file, md5 };
+          return answer(200, '');
+        }
+        let manifest: unknown;
+        try {
+          manifest = JSON.parse(raw.toString('utf8'));
+        } catch (err) {
+          problem(`${what}: not JSON (${(err as Error).message})`);
+          return answer(400, 'manifest is not JSON');
+        }
+        if (!isRecord(manifest) || !isRecord(manifest.contents)) {
+          problem(`${what}: not a manifest (no \`contents\` object)`);
+          return answer(400, 'not a manifest');
+        }
+        a.manifest = manifest;
+        a.manifestFile = { ...file, md5 };
         return answer(200, '');
       }
       if (method === 'GET') {
-        const file = run.files[upload.name];
+        const file = stored();
         if (!file) return answer(404, 'NoSuchKey');
         record.status = 200;
         res.writeHead(200, {
@@ -992,6 +1618,7 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
     },
     requests,
     runs,
+    artifacts,
     unknownOperations,
     protocolErrors,
     run(id) {
@@ -999,6 +1626,36 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
       if (!run)
         throw new Error(`wandb server: no run ${id} (runs: ${[...runs.keys()].join(', ')})`);
       return run;
+    },
+    artifact(name, version) {
+      const colon = name.lastIndexOf(':');
+      const wanted = version ?? (colon >= 0 ? name.slice(colon + 1) : undefined);
+      const path = (colon >= 0 ? name.slice(0, colon) : name).split('/');
+      const [seqName, project, entity] = [path.pop(), path.pop(), path.pop()];
+      const candidates = [...sequences.values()].filter(
+        (s) =>
+          s.name === seqName &&
+          (project === undefined || s.project === project) &&
+          (entity === undefined || s.entity === entity),
+      );
+      const found =
+        candidates.length !== 1
+          ? undefined
+          : wanted === undefined
+            ? candidates[0]!.versions.at(-1)
+            : versionOf(candidates[0], wanted);
+      if (!found) {
+        const known = artifacts.map(
+          (a) =>
+            `${a.entity}/${a.project}/${a.name}:${a.versionIndex === null ? '(pending)' : `v${a.versionIndex}`} ${a.state}` +
+            (a.aliases.length ? ` [${a.aliases.join(', ')}]` : ''),
+        );
+        const why = candidates.length > 1 ? 'ambiguous' : 'not found';
+        throw new Error(
+          `wandb server: artifact ${name}${version ? ` version ${version}` : ''} ${why} (artifacts: ${known.join('; ') || 'none'})`,
+        );
+      }
+      return found;
     },
     failNext(match, fault, times = 1) {
       if (times > 0) scripted.push({ match, fault, remaining: times });
@@ -1014,6 +1671,9 @@ export async function startWandbServer(options: WandbServerOptions = {}): Promis
       protocolErrors.length = 0;
       projects.clear();
       uploads.clear();
+      artifacts.length = 0;
+      artifactsById.clear();
+      sequences.clear();
     },
     stop() {
       stopped ??= new Promise<void>((resolve) => {

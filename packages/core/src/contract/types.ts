@@ -150,6 +150,8 @@ export interface MediaImage {
   width: number;
   height: number;
   caption?: string;
+  /** The base name of the file it was logged from (absent for bytes). */
+  fileName?: string;
 }
 
 /** A table cell: a string, a finite or non-finite number, a boolean, null, or an image. */

@@ -75,6 +75,8 @@ export interface ImageEntry {
   width: number;
   height: number;
   caption?: string;
+  /** The base name of the file it was logged from (absent for bytes). */
+  fileName?: string;
 }
 
 /**

@@ -4,7 +4,7 @@
  * holds, the histogram of raw values, and the staged table file's form.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { ValidationError } from '../contract/errors.js';
 import type { Media, MediaImage, TableCell } from '../contract/types.js';
 import { ImageFormatProblem, type ImageInfo, readImageInfo } from './image-info.js';
@@ -50,6 +50,8 @@ export interface LoadedImage {
   bytes: Uint8Array;
   info: ImageInfo;
   caption: string | undefined;
+  /** The base name of the file it was read from (absent for bytes). */
+  fileName: string | undefined;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function loadImage(
   }
   const checkedCaption = checkCaption(where, text);
   let bytes: Uint8Array;
+  let fileName: string | undefined;
   if (source instanceof Uint8Array) {
     bytes = source;
   } else if (typeof source === 'string') {
@@ -83,6 +86,7 @@ export async function loadImage(
     }
     tooLarge(where, size);
     bytes = await readFile(path);
+    fileName = basename(path);
   } else {
     throw invalid(
       where,
@@ -100,7 +104,7 @@ export async function loadImage(
       `image is ${info.width}×${info.height} pixels; at most ${MAX_IMAGE_PIXELS} are allowed`,
     );
   }
-  return { bytes, info, caption: checkedCaption };
+  return { bytes, info, caption: checkedCaption, fileName };
 }
 
 function tooLarge(where: string, size: number): void {

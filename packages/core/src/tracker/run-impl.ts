@@ -662,6 +662,7 @@ export class RunImpl implements Run {
       ...staged,
       ...image.info,
       ...(image.caption === undefined ? {} : { caption: image.caption }),
+      ...(image.fileName === undefined ? {} : { fileName: image.fileName }),
     };
   }
 

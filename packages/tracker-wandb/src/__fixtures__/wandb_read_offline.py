@@ -194,6 +194,8 @@ def describe(record):
         )
     elif kind == "environment":
         out["environment"] = json_format.MessageToDict(record.environment)
+    elif kind == "artifact":
+        out["artifact"] = json_format.MessageToDict(record.artifact, preserving_proto_field_name=True)
     return out
 
 
@@ -264,6 +266,7 @@ def fields():
         pb.ConfigRecord, pb.ConfigItem, pb.HistoryRecord, pb.HistoryItem, pb.HistoryStep,
         pb.SummaryRecord, pb.SummaryItem, pb.FilesRecord, pb.FilesItem, pb.RunExitRecord,
         pb.OutputRawRecord, pb.GitRepoRecord, pb.EnvironmentRecord, pb.StatsRecord, pb.StatsItem,
+        pb.ArtifactRecord, pb.ArtifactManifest, pb.StoragePolicyConfigItem, pb.ArtifactManifestEntry,
         timestamp_pb2.Timestamp,
     ]
     out = {}
