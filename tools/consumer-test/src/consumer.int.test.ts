@@ -18,6 +18,9 @@ let work: string;
 /** The packed tarball of each package, by its directory name under packages/. */
 const tarballs: Record<string, string> = {};
 const PACKED = ['core', 'cli', 'tracker-mlflow', 'tracker-wandb', 'tracker-template'] as const;
+/** A 24×16 PNG (the conformance kit's TEST_PNG), for the programs below. */
+const TEST_PNG_BASE64 =
+  'iVBORw0KGgoAAAANSUhEUgAAABgAAAAQCAIAAACDRijCAAAAIElEQVR4nGNkYGjgYmCgHLEw8DNQBYwaNGrQqEEj1SAA0KAChbGsTJsAAAAASUVORK5CYII=';
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'trackstack-consumer-'));
@@ -114,16 +117,21 @@ describe('installed from tarballs with npm', () => {
     const dir = await project('core-alone', [tarballs.core!, 'zod@4']);
     await writeFile(
       join(dir, 'main.ts'),
-      `import { getTracker, LocalRuns, VERSION } from '@trackstack/core';
+      `import { getTracker, image, LocalRuns, VERSION } from '@trackstack/core';
+const png = Buffer.from('PNG_BASE64', 'base64');
 const tracker = await getTracker();
 const run = await tracker.startRun({ experiment: 'consumer' });
 run.logParams({ lr: 0.1 });
 for (let step = 0; step < 3; step++) run.logMetric('loss', 1 / (step + 1), { step });
+await run.logImage('pred', png, { step: 2, caption: 'c' });
+await run.logTable('samples', { columns: ['id', 'img'], rows: [[1, image(png)]] });
+run.logHistogram('w', [1, 2, 2, 3], { bins: 3 });
 const report = await run.end();
 const snapshot = await new LocalRuns().get(run.uid);
 const loss: number = snapshot.metrics.loss ?? Number.NaN;
-console.log(JSON.stringify({ version: VERSION, status: report.status, loss, flavor: tracker.flavor?.name }));
-`,
+const media = snapshot.media.map((m) => m.kind + ' ' + m.key + ' ' + m.step);
+console.log(JSON.stringify({ version: VERSION, status: report.status, loss, flavor: tracker.flavor?.name, media }));
+`.replace('PNG_BASE64', TEST_PNG_BASE64),
     );
     compile(dir);
     const out = JSON.parse(run(dir, 'out/main.js'));
@@ -131,7 +139,13 @@ console.log(JSON.stringify({ version: VERSION, status: report.status, loss, flav
     const { version } = JSON.parse(
       await readFile(join(root, 'packages/core/package.json'), 'utf8'),
     ) as { version: string };
-    expect(out).toEqual({ version, status: 'FINISHED', loss: 1 / 3, flavor: 'local' });
+    expect(out).toEqual({
+      version,
+      status: 'FINISHED',
+      loss: 1 / 3,
+      flavor: 'local',
+      media: ['image pred 2', 'table samples 0', 'histogram w 0'],
+    });
     // A training script that only logs installs none of the CLI's packages.
     expect(existsSync(join(dir, 'node_modules/.bin/trackstack'))).toBe(false);
     for (const cliOnly of [
@@ -234,9 +248,10 @@ const config: MlflowConfig = { tracking_uri: process.env.URL!, nested: false, ta
 const tracker = createTracker(new MlflowExperimentTracker(config));
 const run = await tracker.startRun({ experiment: 'consumer' });
 run.logMetric('m', 1);
+await run.logImage('pred', Buffer.from('PNG_BASE64', 'base64'), { step: 1 });
 const report = await run.end();
 console.log(JSON.stringify({ found, pending: report.pendingEvents, runId: report.destinations[0]?.runId, default: (await getTracker()).flavor?.name }));
-`,
+`.replace('PNG_BASE64', TEST_PNG_BASE64),
       );
       compile(dir);
       const out = JSON.parse(run(dir, 'out/main.js', { URL: server.url }));
@@ -250,6 +265,15 @@ console.log(JSON.stringify({ found, pending: report.pendingEvents, runId: report
       };
       expect(body.run.info.status).toBe('FINISHED');
       expect(body.run.data.metrics).toEqual([expect.objectContaining({ key: 'm', value: 1 })]);
+      // The image as MLflow's client lays it out, its WebP thumbnail made by the installed sharp.
+      const listed = await request(
+        `${server.url}/api/2.0/mlflow/artifacts/list?run_id=${out.runId}&path=images`,
+        { dispatcher: new Agent() },
+      );
+      const { files } = (await listed.body.json()) as { files: { path: string }[] };
+      expect(
+        files.map((f) => f.path.replace(/\+timestamp\+\d+\+[0-9a-f-]{36}/, '+<t>')).sort(),
+      ).toEqual(['images/pred+step+1+<t>+compressed.webp', 'images/pred+step+1+<t>.png']);
     });
   });
 });

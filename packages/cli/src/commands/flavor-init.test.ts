@@ -289,7 +289,7 @@ describe('the worked example: a flavor from scaffold to a logged run', () => {
       .flatMap((file) => file.assertionResults)
       .filter((test) => test.fullName.startsWith('flavor conformance: acme-ml'));
     // Every test of the kit ran (the flavor has nested runs, artifacts and resume) and passed.
-    expect(conformance.map((test) => test.status)).toEqual(Array(13).fill('passed'));
+    expect(conformance.map((test) => test.status)).toEqual(Array(14).fill('passed'));
 
     // What `npm publish` would send: the build, the README, no sources or tests.
     const packed = spawnSync('npm', ['pack', '--dry-run', '--json'], {
