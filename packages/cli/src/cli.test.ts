@@ -471,9 +471,9 @@ for (const rank of ['0', '1', '2']) {
     const result = ok(['run', '--tracker', 'sink', '--', process.execPath, 'launcher.mjs']);
     const uid = /run (\S+) \(/.exec(result.stderr)![1]!;
     const shown = JSON.parse(ok(['runs', 'show', uid, '--json']).stdout);
-    expect(Object.keys(shown.histories).sort()).toEqual(['worker/0', 'worker/1', 'worker/2']);
-    for (const points of Object.values(shown.histories) as unknown[][])
-      expect(points).toHaveLength(50);
+    expect(Object.keys(shown.summaries).sort()).toEqual(['worker/0', 'worker/1', 'worker/2']);
+    for (const summary of Object.values(shown.summaries) as { count: number }[])
+      expect(summary.count).toBe(50);
     expect(shown.status).toBe('FINISHED');
     const events = (await readFile(join(work, 'events.jsonl'), 'utf8'))
       .trim()

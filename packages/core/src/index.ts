@@ -123,6 +123,7 @@ export {
   type RunSummary,
 } from './local/local-runs.js';
 export { type LocalConfig, LocalExperimentTracker } from './local/local-tracker.js';
+export type { MetricSummary, Series, SeriesOptions, SeriesPoint } from './local/run-index.js';
 export {
   BUILT_IN_FLAVORS,
   type FlavorOrigin,

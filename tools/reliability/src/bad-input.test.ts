@@ -1097,7 +1097,10 @@ describe('bad input to the CLI', () => {
     writeFileSync(path, `${original}{"t":"b","q":99,"m":{"n":1,`);
     const torn = await runCli(['runs', 'show', good, '--json'], { env });
     expect(torn.code, torn.stderr).toBe(0);
-    expect(JSON.parse(torn.stdout).histories.loss).toHaveLength(50);
+    expect(JSON.parse(torn.stdout).summaries.loss.count).toBe(50);
+    const exported = await runCli(['runs', 'export', good], { env });
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout.trim().split('\n')).toHaveLength(50);
     const lines = original.split('\n');
     lines.splice(2, 0, '{"t":"b", this is not json');
     writeFileSync(path, lines.join('\n'));

@@ -435,6 +435,16 @@ await run.end();
       params: { lr: '0.01' },
       destinations: ['mine'],
     });
-    expect(shown.histories.loss.map((p: { step: number }) => p.step)).toEqual([0, 1, 2, 3, 4]);
+    expect(shown.summaries.loss).toMatchObject({
+      count: 5,
+      first: { step: 0 },
+      latest: { step: 4 },
+    });
+    const exported = ok(cli(['runs', 'export', uid!]), 'runs export')
+      .stdout.trim()
+      .split('\n');
+    expect(exported.map((line) => (JSON.parse(line) as { step: number }).step)).toEqual([
+      0, 1, 2, 3, 4,
+    ]);
   }, 400_000);
 });

@@ -222,7 +222,7 @@ describe('runs show', () => {
     expect(out).not.toMatch(CHART_CURVE);
   });
 
-  it('prints the snapshot and the exact histories as JSON, non-finite values as strings', async () => {
+  it("prints the snapshot and each metric's summary as JSON, non-finite values as strings", async () => {
     const run = await cliJson<Record<string, unknown>>('show', baselineUid);
     expect(run).toMatchObject({
       uid: baselineUid,
@@ -232,18 +232,63 @@ describe('runs show', () => {
       metrics: { loss: 1 / LONG_HISTORY, acc: 0.95 },
       artifacts: [{ path: 'model.json', size: 19, contentType: 'application/json' }],
     });
-    const histories = run.histories as Record<string, unknown[]>;
-    expect(histories.loss).toEqual(
+    expect(run.histories).toBeUndefined();
+    const summaries = run.summaries as Record<string, Record<string, unknown>>;
+    expect(summaries.loss).toEqual({
+      count: LONG_HISTORY,
+      nonFinite: 1,
+      min: 1 / LONG_HISTORY,
+      max: 1,
+      mean: expect.any(Number),
+      first: { step: 0, value: 1, timestamp: BASE_TIME },
+      latest: {
+        step: LONG_HISTORY - 1,
+        value: 1 / LONG_HISTORY,
+        timestamp: BASE_TIME + LONG_HISTORY - 1,
+      },
+    });
+    expect(summaries.acc).toMatchObject({
+      count: 2,
+      min: 0.9,
+      max: 0.95,
+      latest: { step: 2, value: 0.95 },
+    });
+  });
+});
+
+describe('runs export', () => {
+  it('streams every point in the order logged as JSON lines, non-finite values as strings', async () => {
+    const lines = (await cli('export', baselineUid))
+      .trim()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as { key: string; step: number; value: unknown; timestamp: number },
+      );
+    expect(lines.filter((p) => p.key === 'loss')).toEqual(
       Array.from({ length: LONG_HISTORY }, (_, step) => ({
+        key: 'loss',
         step,
         value: step === NAN_STEP ? 'NaN' : baselineLoss(step),
         timestamp: BASE_TIME + step,
       })),
     );
-    expect(histories.acc).toMatchObject([
+    expect(lines.filter((p) => p.key === 'acc')).toMatchObject([
       { step: 1, value: 0.9 },
       { step: 2, value: 0.95 },
     ]);
+  });
+
+  it('writes CSV, and only the keys asked for', async () => {
+    const rows = (await cli('export', baselineUid, '--format', 'csv', '--key', 'acc'))
+      .trim()
+      .split('\n');
+    expect(rows[0]).toBe('key,step,value,timestamp');
+    expect(rows.slice(1).map((row) => row.split(',').slice(0, 3).join(','))).toEqual([
+      'acc,1,0.9',
+      'acc,2,0.95',
+    ]);
+    await expect(cli('export', baselineUid, '--format', 'xml')).rejects.toBeInstanceOf(UsageError);
   });
 });
 

@@ -5,10 +5,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MetricPoint, RunStatus } from '@trackstack/core';
+import type { RunStatus } from '@trackstack/core';
 import {
   type LocalMedia,
   LocalRuns,
+  type MetricSummary,
   type RunSnapshot,
   type RunSummary,
   SYSTEM_METRIC_PREFIX,
@@ -67,10 +68,9 @@ interface ShowOptions {
   chart: boolean;
 }
 
-/** One run read back in full: what it is, and every point of every metric. */
-interface LoadedRun {
-  snapshot: RunSnapshot;
-  histories: Record<string, MetricPoint[]>;
+interface ExportOptions {
+  format: string;
+  key?: string[];
 }
 
 export function registerRunsCommands(program: Command, context: CliContext): void {
@@ -110,7 +110,10 @@ export function registerRunsCommands(program: Command, context: CliContext): voi
       '<id>',
       `the run's uid, or a unique prefix of at least ${MIN_PREFIX_LENGTH} characters`,
     )
-    .option('--json', 'print the run and every metric point as JSON')
+    .option(
+      '--json',
+      "print the run and each metric's summary as JSON (every point: `runs export`)",
+    )
     .option('--no-chart', 'leave out the metric charts')
     .addHelpText(
       'after',
@@ -123,6 +126,24 @@ export function registerRunsCommands(program: Command, context: CliContext): voi
     .action((id: string, options: ShowOptions, command: Command) =>
       showRun(context, id, options, command),
     );
+
+  runs
+    .command('export')
+    .description("Print every point of a run's metrics, in the order logged (streamed)")
+    .argument(
+      '<id>',
+      `the run's uid, or a unique prefix of at least ${MIN_PREFIX_LENGTH} characters`,
+    )
+    .option('-f, --format <format>', 'jsonl (one point a line) or csv', 'jsonl')
+    .option('-k, --key <key...>', 'only these metrics')
+    .addHelpText(
+      'after',
+      examples([
+        'trackstack runs export 01a2b3c4 > points.jsonl',
+        'trackstack runs export 01a2b3c4 --format csv --key loss val/acc > loss.csv',
+      ]),
+    )
+    .action((id: string, options: ExportOptions) => exportRun(context, id, options));
 
   runs
     .command('compare')
@@ -238,10 +259,12 @@ async function showRun(
 ): Promise<void> {
   const localRuns = new LocalRuns(context.storeDir);
   const uid = resolveRunUid(id, await localRuns.list(), context.storeDir);
-  const { snapshot, histories } = await loadRun(localRuns, uid);
+  // The run's read index: what it costs does not grow with the run's points.
+  const snapshot = await localRuns.get(uid);
+  const summaries = await localRuns.summaries(uid);
 
   if (context.json(command)) {
-    printJson({ ...snapshot, histories: historiesForJson(histories) });
+    printJson({ ...snapshot, summaries: summariesForJson(summaries) });
     return;
   }
   printDetails(snapshot);
@@ -249,14 +272,84 @@ async function showRun(
   printKeyValues('Tags', 'tag', snapshot.tags);
   printSource(snapshot);
   printInputs(snapshot);
-  printMetrics(snapshot, histories);
+  printMetrics(snapshot, summaries);
   printMedia(snapshot);
   printArtifacts(snapshot);
   if (options.chart) {
-    for (const [key, points] of sortedEntries(histories)) {
-      if (points.length >= 2 && !isSystem(key)) printChart(key, [{ label: key, points, color: 0 }]);
+    for (const [key, summary] of sortedEntries(summaries)) {
+      if (summary.count < 2 || isSystem(key)) continue;
+      printChart(key, [await chartSeries(localRuns, uid, summary, key, 0)]);
     }
   }
+}
+
+/** A metric's chart line: its points in the order logged, one per column at most (the read index). */
+async function chartSeries(
+  localRuns: LocalRuns,
+  uid: string,
+  summary: MetricSummary,
+  label: string,
+  color: number,
+): Promise<ChartSeries> {
+  const series = await localRuns.series(uid, summary.key, { points: chartColumns(), by: 'order' });
+  return {
+    label,
+    values: series.points.map((p) => p.value).filter((value) => Number.isFinite(value)),
+    count: summary.count,
+    nonFinite: summary.nonFinite,
+    perColumn: series.exact ? 1 : Math.ceil(summary.count / Math.max(1, series.points.length)),
+    color,
+  };
+}
+
+/** Points as JSON writes them: non-finite values as strings. */
+function summariesForJson(summaries: Record<string, MetricSummary>): Record<string, unknown> {
+  const number = (value: number | null) =>
+    value === null || Number.isFinite(value) ? value : String(value);
+  return mapValues(summaries, (s) => ({
+    count: s.count,
+    nonFinite: s.nonFinite,
+    min: number(s.min),
+    max: number(s.max),
+    mean: number(s.mean),
+    first: { ...s.first, value: number(s.first.value) },
+    latest: { ...s.latest, value: number(s.latest.value) },
+  }));
+}
+
+// ---- runs export -----------------------------------------------------------------------------
+
+async function exportRun(context: CliContext, id: string, options: ExportOptions): Promise<void> {
+  if (options.format !== 'jsonl' && options.format !== 'csv') {
+    throw new UsageError(`--format must be jsonl or csv, not ${JSON.stringify(options.format)}`);
+  }
+  const localRuns = new LocalRuns(context.storeDir);
+  const uid = resolveRunUid(id, await localRuns.list(), context.storeDir);
+  const keys = options.key === undefined ? undefined : new Set(options.key);
+  const csv = options.format === 'csv';
+  if (csv) await write('key,step,value,timestamp\n');
+  for await (const points of localRuns.metricBlocks(uid)) {
+    let text = '';
+    for (const { key, step, value, timestamp } of points) {
+      if (keys !== undefined && !keys.has(key)) continue;
+      text += csv
+        ? `${csvField(key)},${step},${value},${timestamp}\n`
+        : `${JSON.stringify({ key, step, value: Number.isFinite(value) ? value : String(value), timestamp })}\n`;
+    }
+    if (text.length > 0) await write(text);
+  }
+}
+
+/** Writes to stdout, waiting while its buffer is full (a pipe to a slow reader). */
+function write(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (process.stdout.write(text)) resolve();
+    else process.stdout.once('drain', resolve).once('error', reject);
+  });
+}
+
+function csvField(text: string): string {
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 function printDetails(run: RunSnapshot): void {
@@ -342,15 +435,15 @@ function printKeyValues(title: string, keyHeader: string, values: Record<string,
 /** System metrics (`system/…`, sampled by core) get their own section after the run's own. */
 const isSystem = (key: string) => key.startsWith(SYSTEM_METRIC_PREFIX);
 
-function printMetrics(run: RunSnapshot, histories: Record<string, MetricPoint[]>): void {
-  printMetricTable('Metrics', run, histories, (key) => !isSystem(key), true);
-  printMetricTable('System metrics', run, histories, isSystem, false);
+function printMetrics(run: RunSnapshot, summaries: Record<string, MetricSummary>): void {
+  printMetricTable('Metrics', run, summaries, (key) => !isSystem(key), true);
+  printMetricTable('System metrics', run, summaries, isSystem, false);
 }
 
 function printMetricTable(
   title: string,
   run: RunSnapshot,
-  histories: Record<string, MetricPoint[]>,
+  summaries: Record<string, MetricSummary>,
   which: (key: string) => boolean,
   always: boolean,
 ): void {
@@ -364,41 +457,17 @@ function printMetricTable(
   printTable(
     ['metric', 'last value', 'last step', 'points', 'min', 'max'],
     entries.map(([key, last]) => {
-      const stats = metricStats(histories[key] ?? []);
+      const s = summaries[key];
       return [
         key,
         formatValue(last),
-        stats.lastStep,
-        stats.count,
-        stats.min === undefined ? undefined : formatValue(stats.min),
-        stats.max === undefined ? undefined : formatValue(stats.max),
+        s?.latest.step,
+        s?.count,
+        s?.min === null || s?.min === undefined ? undefined : formatValue(s.min),
+        s?.max === null || s?.max === undefined ? undefined : formatValue(s.max),
       ];
     }),
   );
-}
-
-/**
- * Loops rather than Math.min(...values): spreading a history of a million
- * points would overflow the call stack.
- */
-function metricStats(points: readonly MetricPoint[]): {
-  lastStep: number | undefined;
-  count: number;
-  min: number | undefined;
-  max: number | undefined;
-} {
-  // The last value is the one at the highest step (LocalRuns' rule), so this is its step.
-  let lastStep: number | undefined;
-  let min: number | undefined;
-  let max: number | undefined;
-  for (const { step, value } of points) {
-    if (lastStep === undefined || step > lastStep) lastStep = step;
-    // NaN has no order, so it takes no part in min and max; ±Infinity does.
-    if (Number.isNaN(value)) continue;
-    if (min === undefined || value < min) min = value;
-    if (max === undefined || value > max) max = value;
-  }
-  return { lastStep, count: points.length, min, max };
 }
 
 /** Images, tables and histograms (`logImage`, `logTable`, `logHistogram`), per key. */
@@ -476,18 +545,6 @@ function printArtifacts(run: RunSnapshot): void {
   );
 }
 
-/** Points without their key (the record's key already says it); values as logged, in log order. */
-function historiesForJson(
-  histories: Record<string, MetricPoint[]>,
-): Record<string, { step: number; value: number; timestamp: number }[]> {
-  return Object.fromEntries(
-    Object.entries(histories).map(([key, points]) => [
-      key,
-      points.map(({ step, value, timestamp }) => ({ step, value, timestamp })),
-    ]),
-  );
-}
-
 // ---- runs compare ----------------------------------------------------------------------------
 
 async function compareRuns(context: CliContext, ids: string[], command: Command): Promise<void> {
@@ -498,14 +555,14 @@ async function compareRuns(context: CliContext, ids: string[], command: Command)
     );
   }
   const localRuns = new LocalRuns(context.storeDir);
-  const summaries = await localRuns.list();
-  const uids = ids.map((id) => resolveRunUid(id, summaries, context.storeDir));
+  const listed = await localRuns.list();
+  const uids = ids.map((id) => resolveRunUid(id, listed, context.storeDir));
   const repeated = uids.find((uid, index) => uids.indexOf(uid) !== index);
   if (repeated !== undefined) {
     throw new UsageError(`run ${repeated} is given more than once`);
   }
-  const loaded = await Promise.all(uids.map((uid) => loadRun(localRuns, uid)));
-  const snapshots = loaded.map((run) => run.snapshot);
+  const snapshots = await Promise.all(uids.map((uid) => localRuns.get(uid)));
+  const summaries = await Promise.all(uids.map((uid) => localRuns.summaries(uid)));
   const params = sideBySide(snapshots.map((run) => run.params));
   const metrics = sideBySide(snapshots.map((run) => run.metrics));
 
@@ -566,15 +623,15 @@ async function compareRuns(context: CliContext, ids: string[], command: Command)
   for (const [key, values] of metricRows) {
     const shared = values.filter((value) => value !== undefined).length >= 2;
     if (!shared) continue;
-    printChart(
-      key,
-      loaded.flatMap((run, index) => {
-        const points = run.histories[key];
-        return points === undefined
-          ? []
-          : [{ label: `${labels[index]} ${run.snapshot.name}`, points, color: index }];
-      }),
-    );
+    const lines: ChartSeries[] = [];
+    for (const [index, run] of snapshots.entries()) {
+      const summary = summaries[index]![key];
+      if (summary === undefined) continue;
+      lines.push(
+        await chartSeries(localRuns, run.uid, summary, `${labels[index]} ${run.name}`, index),
+      );
+    }
+    printChart(key, lines);
   }
 }
 
@@ -634,46 +691,38 @@ export function resolveRunUid(id: string, runs: readonly RunSummary[], storeDir:
   return match.uid;
 }
 
-function loadRun(localRuns: LocalRuns, uid: string): Promise<LoadedRun> {
-  return localRuns.load(uid);
-}
-
 // ---- charts ----------------------------------------------------------------------------------
 
 interface ChartSeries {
   label: string;
-  points: readonly MetricPoint[];
+  /** The finite values to draw, in the order logged: a point each, or the mean of `perColumn`. */
+  values: number[];
+  /** Points the metric has, and of them NaN or ±Infinity. */
+  count: number;
+  nonFinite: number;
+  perColumn: number;
   /** Index into the series colors: a run keeps its color in every chart, even where another run lacks the metric. */
   color: number;
 }
 
-interface PlottableSeries extends ChartSeries {
-  /** The finite values, in step order. */
-  values: number[];
-  skipped: number;
-}
-
 /**
  * Draws one metric as a line chart, one line per series. The x axis is the
- * point's position in step order (not the step itself: many scripts log every
- * point at step 0). Histories longer than the terminal is wide are drawn as
- * means of equal groups of points, one group per column, the same group size
- * for every series so that runs logged on the same schedule line up.
+ * point's position in the order logged (not the step: many scripts log every
+ * point at step 0). A series longer than the terminal is wide comes from the
+ * run's read index as means of about equal runs of points, one per column.
  */
 function printChart(title: string, series: readonly ChartSeries[]): void {
-  const plottable = series.map(toPlottable);
-  const drawn = plottable.filter((s) => s.values.length > 0);
+  const drawn = series.filter((s) => s.values.length > 0);
   const single = series.length === 1;
   printLine();
   if (!drawn.some((s) => s.values.length >= 2)) {
     printLine(`${pc.bold(title)}: not charted, fewer than 2 finite points`);
     return;
   }
-  const columns = chartWidth() - CHART_LABEL_WIDTH - CHART_AXIS_WIDTH;
-  const groupSize = Math.ceil(Math.max(...drawn.map((s) => s.values.length)) / columns);
+  const perColumn = Math.max(...drawn.map((s) => s.perColumn));
   const notes = [
-    ...(single ? describeSeries(plottable[0]!) : []),
-    ...(groupSize > 1 ? [`each column the mean of ${groupSize} points`] : []),
+    ...(single ? describeSeries(series[0]!) : []),
+    ...(perColumn > 1 ? [`each column the mean of about ${perColumn} points`] : []),
   ];
   printLine(`${pc.bold(title)}${notes.length > 0 ? pc.dim(` (${notes.join(', ')})`) : ''}`);
 
@@ -681,7 +730,7 @@ function printChart(title: string, series: readonly ChartSeries[]): void {
   const colored = !single && pc.isColorSupported;
   printLine(
     asciichart.plot(
-      drawn.map((s) => downsample(s.values, groupSize)),
+      drawn.map((s) => s.values),
       {
         height: CHART_HEIGHT,
         format: (value) => chartLabel(value).padStart(CHART_LABEL_WIDTH),
@@ -690,7 +739,7 @@ function printChart(title: string, series: readonly ChartSeries[]): void {
     ),
   );
   if (single) return;
-  for (const s of plottable) {
+  for (const s of series) {
     const line = colored ? asciichart.colored('──', seriesColor(s)) : '──';
     const details = s.values.length === 0 ? ['no finite points'] : describeSeries(s);
     printLine(`  ${line} ${s.label}${pc.dim(` (${details.join(', ')})`)}`);
@@ -699,17 +748,9 @@ function printChart(title: string, series: readonly ChartSeries[]): void {
     printLine('  (colors are off, so the lines look alike: set FORCE_COLOR=1 to tell them apart)');
 }
 
-function toPlottable(series: ChartSeries): PlottableSeries {
-  // Array sort is stable: points at the same step keep the order they were logged in.
-  const ordered = [...series.points].sort((a, b) => a.step - b.step || a.timestamp - b.timestamp);
-  const values = ordered.map((p) => p.value).filter((value) => Number.isFinite(value));
-  return { ...series, values, skipped: ordered.length - values.length };
-}
-
-function describeSeries(series: PlottableSeries): string[] {
-  const total = series.values.length + series.skipped;
-  const notes = [`${total} ${total === 1 ? 'point' : 'points'}`];
-  if (series.skipped > 0) notes.push(`${series.skipped} NaN/Infinity not charted`);
+function describeSeries(series: ChartSeries): string[] {
+  const notes = [`${series.count} ${series.count === 1 ? 'point' : 'points'}`];
+  if (series.nonFinite > 0) notes.push(`${series.nonFinite} NaN/Infinity not charted`);
   return notes;
 }
 
@@ -717,21 +758,9 @@ function seriesColor(series: ChartSeries): string {
   return SERIES_COLORS[series.color % SERIES_COLORS.length]!;
 }
 
-/** Means of consecutive groups of `groupSize` values (the last group may be smaller). */
-function downsample(values: readonly number[], groupSize: number): number[] {
-  if (groupSize <= 1) return [...values];
-  const means: number[] = [];
-  for (let start = 0; start < values.length; start += groupSize) {
-    let mean = 0;
-    let count = 0;
-    // A running mean: a sum of large finite values could overflow to Infinity.
-    for (const value of values.slice(start, start + groupSize)) {
-      count += 1;
-      mean += (value - mean) / count;
-    }
-    means.push(mean);
-  }
-  return means;
+/** The columns a chart has for its points. */
+function chartColumns(): number {
+  return chartWidth() - CHART_LABEL_WIDTH - CHART_AXIS_WIDTH;
 }
 
 function chartWidth(): number {

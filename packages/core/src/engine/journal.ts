@@ -15,9 +15,14 @@ import {
   liveBlock,
 } from './journal-records.js';
 import type { JournalTail } from './journal-tail.js';
+import { SegmentIndex } from './segment-index.js';
+import { saveSegmentIndex } from './segment-index-file.js';
 
 /** The data record types this version reads (batch, artifact, input, media, end). */
 const DATA_RECORD_TYPES: ReadonlySet<string> = new Set(['b', 'a', 'i', 'm', 'e']);
+
+/** The writer saves its segment's read index at most this often (and when it closes). */
+const INDEX_SAVE_INTERVAL_MS = 5000;
 
 /** Appends records to one segment file. Writes are synchronous: a line is in the OS once `append` returns. */
 export class JournalWriter {
@@ -27,23 +32,33 @@ export class JournalWriter {
   /** Bytes in the file: where the next line starts. */
   private size = 0;
   private readonly tail: JournalTail | undefined;
+  /** The segment's read index, and where it is saved (`indexPath`). */
+  private readonly index: SegmentIndex | undefined;
+  private readonly indexPath: string | undefined;
+  private indexSavedAt = 0;
 
   constructor(
     path: string,
     header: Omit<HeaderRecord, 't' | 'v'>,
-    options: { tail?: JournalTail | undefined } = {},
+    options: { tail?: JournalTail | undefined; indexPath?: string | undefined } = {},
   ) {
     this.path = path;
     this.tail = options.tail;
+    this.indexPath = options.indexPath;
+    this.index = options.indexPath === undefined ? undefined : new SegmentIndex(header.segment);
     this.fd = openSync(path, 'wx', 0o600);
     const record: HeaderRecord = { t: 'h', v: JOURNAL_VERSION, ...header };
     const end = this.writeLine(record);
     this.tail?.add(0, end, record, end);
+    this.index?.skip(0, end);
   }
 
-  /** Whether the next record goes into an in-memory tail (then `append` wants its metric columns). */
+  /**
+   * Whether `append` wants a record's metric columns: for an in-memory tail,
+   * or the read index.
+   */
   get wantsColumns(): boolean {
-    return this.tail?.accepting === true;
+    return this.tail?.accepting === true || this.index !== undefined;
   }
 
   /** The sequence number the next record will get. */
@@ -62,7 +77,19 @@ export class JournalWriter {
     this.nextSeq += 1;
     // The line's length stands for the memory the entry holds (decoded columns take less).
     this.tail?.add(start, end, tailRecord(full, columns), end - start);
+    if (this.index !== undefined) {
+      this.index.add(full, start, end - start, columns);
+      if (Date.now() - this.indexSavedAt >= INDEX_SAVE_INTERVAL_MS) this.saveIndex();
+    }
     return full;
+  }
+
+  /** Saves the read index, when it changed (segment-index-file.ts). */
+  saveIndex(): void {
+    const { index, indexPath } = this;
+    if (index === undefined || indexPath === undefined || !index.changed) return;
+    this.indexSavedAt = Date.now();
+    saveSegmentIndex(indexPath, index.toJSON());
   }
 
   sync(): void {
@@ -71,6 +98,7 @@ export class JournalWriter {
 
   close(): void {
     if (this.fd === undefined) return;
+    this.saveIndex();
     fsyncSync(this.fd);
     closeSync(this.fd);
     this.fd = undefined;
@@ -220,33 +248,84 @@ export class JournalReader {
   }
 
   private parse(text: string): DataRecord | undefined {
-    let record: JournalRecord;
-    try {
-      record = JSON.parse(text) as JournalRecord;
-    } catch (error) {
-      throw new TrackstackError(
-        'CORRUPT_FILE',
-        `journal ${this.path} line ${this.line} is not valid JSON`,
-        { cause: error, hint: 'the file was edited or damaged; move it away to sync the rest' },
-      );
-    }
+    const record = parseLine(text, `journal ${this.path} line ${this.line}`, this.path);
     if (record.t === 'h') {
-      if (record.v > JOURNAL_VERSION) {
-        throw new TrackstackError(
-          'CORRUPT_FILE',
-          `journal ${this.path} has version ${record.v}; this trackstack reads up to ${JOURNAL_VERSION}`,
-          { hint: 'upgrade @trackstack/core' },
-        );
-      }
       this.header = record;
       return undefined;
     }
-    if (!DATA_RECORD_TYPES.has(record.t)) {
+    return record;
+  }
+}
+
+/** One journal line, checked: JSON, a header of a version this reads, or a known data record. */
+function parseLine(text: string, where: string, path: string): JournalRecord {
+  let record: JournalRecord;
+  try {
+    record = JSON.parse(text) as JournalRecord;
+  } catch (error) {
+    throw new TrackstackError('CORRUPT_FILE', `${where} is not valid JSON`, {
+      cause: error,
+      hint: 'the file was edited or damaged; move it away to sync the rest',
+    });
+  }
+  if (record.t === 'h') {
+    if (record.v > JOURNAL_VERSION) {
       throw new TrackstackError(
         'CORRUPT_FILE',
-        `journal ${this.path} line ${this.line} has an unknown record type`,
+        `journal ${path} has version ${record.v}; this trackstack reads up to ${JOURNAL_VERSION}`,
+        { hint: 'upgrade @trackstack/core' },
       );
     }
     return record;
+  }
+  if (!DATA_RECORD_TYPES.has(record.t)) {
+    throw new TrackstackError('CORRUPT_FILE', `${where} has an unknown record type`);
+  }
+  return record;
+}
+
+/**
+ * Reads a segment from byte `from` to its last complete line, and hands each
+ * record to `visit` with its offset and length (a torn last line, still being
+ * written or cut by a crash, is left out). Returns where it stopped.
+ */
+export async function scanSegment(
+  path: string,
+  from: number,
+  visit: (record: JournalRecord, offset: number, length: number) => void,
+  /** The number of the line at `from` (1 at the start), for messages. */
+  firstLine = 1,
+): Promise<number> {
+  let line = firstLine;
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
+    let offset = from;
+    let pending = Buffer.alloc(0);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset + pending.length);
+      if (bytesRead === 0) return offset;
+      const data =
+        pending.length === 0
+          ? buffer.subarray(0, bytesRead)
+          : Buffer.concat([pending, buffer.subarray(0, bytesRead)]);
+      let start = 0;
+      for (;;) {
+        const end = data.indexOf(10, start);
+        if (end === -1) break;
+        const record = parseLine(
+          data.toString('utf8', start, end),
+          `journal ${path} line ${line}`,
+          path,
+        );
+        line += 1;
+        visit(record, offset, end + 1 - start);
+        offset += end + 1 - start;
+        start = end + 1;
+      }
+      pending = Buffer.from(data.subarray(start));
+    }
+  } finally {
+    await handle.close();
   }
 }

@@ -3,6 +3,7 @@
  *
  *   run.json                       what the run is (written by the process that started it)
  *   journal/<segment>.jsonl        one append-only segment per writing process
+ *   index/<segment>.json           the segment's read index: summaries, envelopes, block offsets
  *   artifacts/<sha256>             staged artifact copies, content-addressed
  *   delivery/<dest>/state.json     the backend run's ref, and whether it was finished
  *   delivery/<dest>/<segment>.json the delivery cursor of that segment to that destination
@@ -97,6 +98,10 @@ export class RunDir {
   }
   segmentPath(segment: string): string {
     return join(this.journalDir, `${segment}.jsonl`);
+  }
+  /** The read index of a segment (segment-index.ts), saved beside the journal. */
+  indexPath(segment: string): string {
+    return join(this.path, 'index', `${segment}.json`);
   }
 
   create(): void {

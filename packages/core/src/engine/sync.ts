@@ -74,13 +74,11 @@ export async function syncToBackend(
   if (!sawEnd) {
     markedAs = 'KILLED';
     const segment = dir.newSegmentName();
-    const writer = new JournalWriter(dir.segmentPath(segment), {
-      uid: meta.uid,
-      segment,
-      pid: process.pid,
-      host: currentOwner().host,
-      time: Date.now(),
-    });
+    const writer = new JournalWriter(
+      dir.segmentPath(segment),
+      { uid: meta.uid, segment, pid: process.pid, host: currentOwner().host, time: Date.now() },
+      { indexPath: dir.indexPath(segment) },
+    );
     const time = Date.now();
     writer.append<EndRecord>({ t: 'e', status: markedAs, time });
     writer.close();

@@ -22,6 +22,7 @@ import { consoleLineOf, decodeMetrics, type MediaRecord } from '../engine/journa
 import { deliveredMedia, mediaImageOf } from '../engine/media.js';
 import { RunDir, type RunMeta } from '../engine/run-dir.js';
 import { resolveStoreDir } from '../store/store-dir.js';
+import { type MetricSummary, RunIndex, type Series, type SeriesOptions } from './run-index.js';
 
 export interface LocalArtifact {
   path: string;
@@ -129,14 +130,91 @@ export class LocalRuns {
     return { snapshot, histories: Object.fromEntries(history) };
   }
 
-  /** A run's params, tags, latest metrics, artifacts and status, from its journal. */
+  /**
+   * A run's params, tags, latest metrics, artifacts, inputs, media and status,
+   * from its segments' read indexes: the cost does not grow with its points.
+   */
   async get(uid: string): Promise<RunSnapshot> {
-    return (await this.read(uid)).snapshot;
+    const { dir, meta, index } = await this.index(uid);
+    let status: RunStatus = meta.status;
+    let endTime = meta.endTime;
+    for (const end of index.ends) {
+      if (RunDir.endSuperseded(end.time, index.segments)) continue;
+      status = end.status;
+      endTime = end.time;
+    }
+    const metrics: Record<string, number> = {};
+    for (const [key, s] of Object.entries(index.summaries())) metrics[key] = s.latest.value;
+    return {
+      ...summary({ ...meta, status, endTime }, dir.path),
+      params: index.params,
+      tags: index.tags(meta.tags),
+      metrics,
+      artifacts: index.artifacts
+        .map((a) => ({
+          path: a.path,
+          size: a.size,
+          sha256: a.sha256,
+          contentType: a.ct,
+          file: join(dir.path, a.file),
+        }))
+        .sort((a, b) => (a.path < b.path ? -1 : 1)),
+      inputs: index.inputs,
+      media: index.media.map((record) => localMediaOf(record, dir.path)),
+      ...(meta.source === undefined ? {} : { source: meta.source }),
+    };
+  }
+
+  /** Each metric's count, min, max, mean, first and latest point, from the read indexes. */
+  async summaries(uid: string): Promise<Record<string, MetricSummary>> {
+    return (await this.index(uid)).index.summaries();
+  }
+
+  /**
+   * One metric's series for a chart: over steps `[from, to]` (default all),
+   * at most `points` points (default 1000): every point when the range holds
+   * no more (`exact`), else buckets of steps with their mean, min and max.
+   */
+  async series(uid: string, key: string, options: SeriesOptions = {}): Promise<Series> {
+    return (await this.index(uid)).index.series(key, options);
+  }
+
+  private async index(uid: string): Promise<{ dir: RunDir; meta: RunMeta; index: RunIndex }> {
+    const dir = new RunDir(this.storeDir, uid);
+    const meta = dir.readMeta();
+    const segments = await dir.listSegments();
+    const index = await RunIndex.load(dir, segments, meta.status !== 'RUNNING');
+    return { dir, meta, index };
   }
 
   /** Every point of one metric, in the order it was logged. */
   async metricHistory(uid: string, key: string): Promise<MetricPoint[]> {
     return (await this.read(uid)).history.get(key) ?? [];
+  }
+
+  /**
+   * Every metric point of the run in the order logged, a journal record's
+   * points at a time, read as it goes (for exports of any size).
+   */
+  async *metricBlocks(uid: string): AsyncGenerator<MetricPoint[]> {
+    const dir = new RunDir(this.storeDir, uid);
+    dir.readMeta();
+    for (const segment of await dir.listSegments()) {
+      const reader = new JournalReader(dir.segmentPath(segment));
+      for (;;) {
+        const records = await reader.read();
+        if (records.length === 0) break;
+        for (const record of records) {
+          if (record.t !== 'b' || record.m === undefined) continue;
+          const { keys, k, v, s, ts } = decodeMetrics(record.m);
+          const points: MetricPoint[] = new Array(record.m.n);
+          for (let i = 0; i < record.m.n; i++) {
+            points[i] = { key: keys[k[i]!]!, value: v[i]!, step: s[i]!, timestamp: ts[i]! };
+          }
+          yield points;
+        }
+      }
+    }
   }
 
   /** Every metric's history. */

@@ -147,7 +147,7 @@ export async function openRun(
       host: meta.owner.host,
       time: Date.now(),
     },
-    { tail },
+    { tail, indexPath: dir.indexPath(segment) },
   );
   const retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const runMeta = meta;
