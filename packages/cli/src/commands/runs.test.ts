@@ -133,6 +133,21 @@ describe('runs list', () => {
     expect(await cli('list', '--experiment', 'none')).toContain('No matching runs');
   });
 
+  it("filters with MLflow's search syntax on latest metrics, params and tags", async () => {
+    const list = async (filter: string) =>
+      (await cliJson<RunSummary[]>('list', '--filter', filter)).map((r) => r.name).sort();
+    expect(await list("params.optimizer = 'adam' and params.lr = '0.01'")).toEqual(['baseline']);
+    // Latest losses: baseline 0.002, wider 0.04, the two abcdef runs 1.
+    expect(await list('metrics.loss > 0.01')).toEqual(['abcdef-1', 'abcdef-2', 'wider']);
+    expect(await list('metrics.loss > 0.01 and metrics.loss < 0.5')).toEqual(['wider']);
+    expect(await list("tags.team = 'vision' and metrics.acc >= 0.95")).toEqual(['baseline']);
+    expect(await list("attributes.status = 'FAILED'")).toEqual(['wider']);
+    expect(await list("params.lr IN ('0.01', '0.1')")).toEqual(['baseline', 'wider']);
+    await expect(cli('list', '--filter', "params.lr > '1'")).rejects.toMatchObject({
+      code: 'INVALID_FILTER',
+    });
+  });
+
   it('refuses an unknown status or a bad limit as usage errors', async () => {
     await expect(cli('list', '--status', 'DONE')).rejects.toBeInstanceOf(UsageError);
     await expect(cli('list', '--limit', '0')).rejects.toBeInstanceOf(UsageError);

@@ -16,6 +16,7 @@ import {
   TrackstackError,
 } from '@trackstack/core';
 import asciichart from 'asciichart';
+import { matchesRunFilter, parseRunFilter } from '@trackstack/core/store';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { CliContext } from '../context.js';
@@ -60,6 +61,7 @@ interface ListOptions {
   experiment?: string;
   status?: string;
   limit?: string;
+  filter?: string;
   json?: boolean;
 }
 
@@ -92,12 +94,17 @@ export function registerRunsCommands(program: Command, context: CliContext): voi
     .option('-e, --experiment <name>', 'only the runs of this experiment')
     .option('-s, --status <status>', `only the runs with this status (${RUN_STATUSES.join(', ')})`)
     .option('-n, --limit <n>', 'at most this many runs (the newest)')
+    .option(
+      '-f, --filter <expr>',
+      "only the runs that match, in MLflow's search syntax: metrics.acc > 0.9 and params.lr = '0.01'",
+    )
     .option('--json', 'print the runs as JSON')
     .addHelpText(
       'after',
       examples([
         'trackstack runs list',
         'trackstack runs list --experiment iris --status FAILED',
+        "trackstack runs list --filter \"metrics.val/acc > 0.9 and params.lr = '0.01' and tags.team = 'ml'\"",
         'trackstack runs list --limit 5 --json',
       ]),
     )
@@ -171,8 +178,18 @@ async function listRuns(
 ): Promise<void> {
   const status = parseStatus(options.status);
   const limit = parseLimit(options.limit);
-  let summaries = await new LocalRuns(context.storeDir).list({ experiment: options.experiment });
+  const localRuns = new LocalRuns(context.storeDir);
+  let summaries = await localRuns.list({ experiment: options.experiment });
   if (status !== undefined) summaries = summaries.filter((run) => run.status === status);
+  if (options.filter !== undefined) {
+    const clauses = parseRunFilter(options.filter);
+    const kept: RunSummary[] = [];
+    // Each run's snapshot from its read index: latest metrics, params, tags.
+    for (const run of summaries) {
+      if (matchesRunFilter(clauses, await localRuns.get(run.uid))) kept.push(run);
+    }
+    summaries = kept;
+  }
   if (limit !== undefined) summaries = summaries.slice(0, limit);
 
   if (context.json(command)) {
@@ -180,7 +197,8 @@ async function listRuns(
     return;
   }
   if (summaries.length === 0) {
-    const filtered = options.experiment !== undefined || status !== undefined;
+    const filtered =
+      options.experiment !== undefined || status !== undefined || options.filter !== undefined;
     printLine(`No ${filtered ? 'matching ' : ''}runs in ${context.storeDir}.`);
     return;
   }

@@ -40,7 +40,9 @@ export type TrackstackErrorCode =
   /** Another process holds the store's lock and did not let go in time. */
   | 'STORE_LOCKED'
   /** The store (or a run's directory in it) cannot be created or written. */
-  | 'STORE_NOT_WRITABLE';
+  | 'STORE_NOT_WRITABLE'
+  /** A run filter (MLflow's search syntax) cannot be read. */
+  | 'INVALID_FILTER';
 
 /**
  * What happened when a backend call failed. Whether to try again is a

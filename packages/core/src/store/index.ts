@@ -7,6 +7,12 @@ import { RunDir, type RunMeta } from '../engine/run-dir.js';
 
 export { assertDestinationName as checkTrackerName, type RunMeta } from '../engine/run-dir.js';
 export { hasReference, resolveReferences } from './references.js';
+export {
+  type FilterableRun,
+  matchesRunFilter,
+  parseRunFilter,
+  type RunFilterClause,
+} from './run-filter.js';
 export { Store, type StoreFileContent, type StoreFileName } from './store.js';
 export { findProjectStore, resolveStoreDir, STORE_DIR_NAME } from './store-dir.js';
 export type { FlavorsFile, TrackersFile } from './store-files.js';
