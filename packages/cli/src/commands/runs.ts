@@ -15,8 +15,8 @@ import {
   SYSTEM_METRIC_PREFIX,
   TrackstackError,
 } from '@trackstack/core';
-import asciichart from 'asciichart';
 import { matchesRunFilter, parseRunFilter } from '@trackstack/core/store';
+import asciichart from 'asciichart';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { CliContext } from '../context.js';

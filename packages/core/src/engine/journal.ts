@@ -53,12 +53,9 @@ export class JournalWriter {
     this.index?.skip(0, end);
   }
 
-  /**
-   * Whether `append` wants a record's metric columns: for an in-memory tail,
-   * or the read index.
-   */
+  /** Whether the next record goes into an in-memory tail (then `append` wants copies of its metric columns). */
   get wantsColumns(): boolean {
-    return this.tail?.accepting === true || this.index !== undefined;
+    return this.tail?.accepting === true;
   }
 
   /** The sequence number the next record will get. */
@@ -68,9 +65,15 @@ export class JournalWriter {
 
   /**
    * Appends a record. `columns` are the decoded columns of its metrics block,
-   * for the tail (the caller hands over arrays it will not change).
+   * for the tail (the caller hands over arrays it will not change); `view`
+   * the same columns in arrays the caller will reuse, read by the read index
+   * before this returns (else it decodes the block).
    */
-  append<R extends DataRecord>(record: Omit<R, 'q'>, columns?: MetricColumns): R {
+  append<R extends DataRecord>(
+    record: Omit<R, 'q'>,
+    columns?: MetricColumns,
+    view?: MetricColumns,
+  ): R {
     const full = { ...record, q: this.nextSeq } as R;
     const start = this.size;
     const end = this.writeLine(full);
@@ -78,7 +81,7 @@ export class JournalWriter {
     // The line's length stands for the memory the entry holds (decoded columns take less).
     this.tail?.add(start, end, tailRecord(full, columns), end - start);
     if (this.index !== undefined) {
-      this.index.add(full, start, end - start, columns);
+      this.index.add(full, start, end - start, columns ?? view);
       if (Date.now() - this.indexSavedAt >= INDEX_SAVE_INTERVAL_MS) this.saveIndex();
     }
     return full;

@@ -53,9 +53,13 @@ export class MetricBuffer {
   /**
    * Encodes the buffered points as a journal block and empties the buffer.
    * With `keepColumns`, also returns copies of the block's columns (for the
-   * journal's in-memory tail).
+   * journal's in-memory tail); `view` is the block's columns in the buffer's
+   * own arrays, good until the next `push` (for the read index, which reads
+   * them at once).
    */
-  drain(keepColumns = false): { block: MetricsBlock; columns?: MetricColumns } | undefined {
+  drain(
+    keepColumns = false,
+  ): { block: MetricsBlock; columns?: MetricColumns; view: MetricColumns } | undefined {
     const n = this.length;
     if (n === 0) return undefined;
     // Re-number keys so the block names only the keys it uses, in first-use order.
@@ -85,7 +89,14 @@ export class MetricBuffer {
       ts: encodeColumn(this.ts, n),
     };
     this.length = 0;
-    if (!keepColumns) return { block };
+    const view: MetricColumns = {
+      keys,
+      k: k.subarray(0, n),
+      v: this.v.subarray(0, n),
+      s: this.s.subarray(0, n),
+      ts: this.ts.subarray(0, n),
+    };
+    if (!keepColumns) return { block, view };
     const columns: MetricColumns = {
       keys,
       k: k.slice(0, n),
@@ -93,6 +104,6 @@ export class MetricBuffer {
       s: this.s.slice(0, n),
       ts: this.ts.slice(0, n),
     };
-    return { block, columns };
+    return { block, columns, view };
   }
 }

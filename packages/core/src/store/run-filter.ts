@@ -72,9 +72,13 @@ type Token =
   | { kind: 'punct'; text: '(' | ')' | ','; at: number };
 
 function fail(text: string, at: number, message: string): never {
-  throw new TrackstackError('INVALID_FILTER', `filter ${JSON.stringify(text)} at ${at + 1}: ${message}`, {
-    hint: "write comparisons joined by `and`, e.g. metrics.acc > 0.9 and params.lr = '0.01'",
-  });
+  throw new TrackstackError(
+    'INVALID_FILTER',
+    `filter ${JSON.stringify(text)} at ${at + 1}: ${message}`,
+    {
+      hint: "write comparisons joined by `and`, e.g. metrics.acc > 0.9 and params.lr = '0.01'",
+    },
+  );
 }
 
 function tokenize(text: string): Token[] {
@@ -108,7 +112,11 @@ function tokenize(text: string): Token[] {
     }
     const op = /^(<=|>=|!=|<>|==|=|<|>)/.exec(text.slice(i));
     if (op !== null) {
-      tokens.push({ kind: 'op', text: op[1] === '<>' ? '!=' : op[1] === '==' ? '=' : op[1]!, at: i });
+      tokens.push({
+        kind: 'op',
+        text: op[1] === '<>' ? '!=' : op[1] === '==' ? '=' : op[1]!,
+        at: i,
+      });
       i += op[1]!.length;
       continue;
     }
@@ -158,20 +166,36 @@ export function parseRunFilter(text: string): RunFilterClause[] {
       if (key === '') {
         const quoted = next();
         if (quoted?.kind !== 'quoted' || quoted.quote === "'") {
-          fail(text, quoted?.at ?? end, 'a key after the dot, or one in backticks or double quotes');
+          fail(
+            text,
+            quoted?.at ?? end,
+            'a key after the dot, or one in backticks or double quotes',
+          );
         }
         key = quoted.text;
         i += 1;
       }
     } else {
-      fail(text, left.at, 'each comparison starts with metrics.<key>, params.<key>, tags.<key> or attributes.<name>');
+      fail(
+        text,
+        left.at,
+        'each comparison starts with metrics.<key>, params.<key>, tags.<key> or attributes.<name>',
+      );
     }
     const entity = ENTITIES[entityName.toLowerCase()];
     if (entity === undefined) {
-      fail(text, left.at, `${JSON.stringify(entityName)} is not metrics, params, tags or attributes`);
+      fail(
+        text,
+        left.at,
+        `${JSON.stringify(entityName)} is not metrics, params, tags or attributes`,
+      );
     }
     if (entity === 'attributes' && ATTRIBUTES[key] === undefined) {
-      fail(text, left.at, `no attribute ${JSON.stringify(key)} (${Object.keys(ATTRIBUTES).join(', ')})`);
+      fail(
+        text,
+        left.at,
+        `no attribute ${JSON.stringify(key)} (${Object.keys(ATTRIBUTES).join(', ')})`,
+      );
     }
     const opToken = next();
     let op: Operator;
@@ -207,7 +231,7 @@ export function parseRunFilter(text: string): RunFilterClause[] {
       const list: string[] = [];
       for (;;) {
         const item = next();
-        if (item?.kind !== 'quoted' || item.quote !== "'" && item.quote !== '"') {
+        if (item?.kind !== 'quoted' || (item.quote !== "'" && item.quote !== '"')) {
           fail(text, item?.at ?? end, 'the list holds quoted strings');
         }
         list.push(item.text);
@@ -227,8 +251,14 @@ export function parseRunFilter(text: string): RunFilterClause[] {
     } else {
       const token = next();
       if (numeric) {
-        if (token?.kind !== 'number') fail(text, token?.at ?? end, `${entity === 'metrics' ? 'metrics' : key} compare with a number`);
-        if (op === 'LIKE' || op === 'ILIKE') fail(text, opToken.at, `${op} compares text, not numbers`);
+        if (token?.kind !== 'number')
+          fail(
+            text,
+            token?.at ?? end,
+            `${entity === 'metrics' ? 'metrics' : key} compare with a number`,
+          );
+        if (op === 'LIKE' || op === 'ILIKE')
+          fail(text, opToken.at, `${op} compares text, not numbers`);
         value = token.value;
       } else {
         if (token?.kind !== 'quoted' || token.quote === '`') {
@@ -277,38 +307,40 @@ function attribute(run: FilterableRun, name: string): string | number | undefine
 
 /** Whether a run satisfies every clause. */
 export function matchesRunFilter(clauses: readonly RunFilterClause[], run: FilterableRun): boolean {
-  return clauses.every((clause) => {
-    const held =
-      clause.entity === 'metrics'
-        ? run.metrics[clause.key]
-        : clause.entity === 'params'
-          ? run.params[clause.key]
-          : clause.entity === 'tags'
-            ? run.tags[clause.key]
-            : attribute(run, clause.key);
-    if (held === undefined) return false;
-    const { op, value } = clause;
-    switch (op) {
-      case '=':
-        return held === value;
-      case '!=':
-        return held !== value;
-      case '<':
-        return (held as number) < (value as number);
-      case '<=':
-        return (held as number) <= (value as number);
-      case '>':
-        return (held as number) > (value as number);
-      case '>=':
-        return (held as number) >= (value as number);
-      case 'LIKE':
-        return likePattern(value as string, '').test(String(held));
-      case 'ILIKE':
-        return likePattern(value as string, 'i').test(String(held));
-      case 'IN':
-        return (value as string[]).includes(String(held));
-      case 'NOT IN':
-        return !(value as string[]).includes(String(held));
-    }
-  });
+  return clauses.every((clause) => matchesClause(clause, run));
+}
+
+function matchesClause(clause: RunFilterClause, run: FilterableRun): boolean {
+  const held =
+    clause.entity === 'metrics'
+      ? run.metrics[clause.key]
+      : clause.entity === 'params'
+        ? run.params[clause.key]
+        : clause.entity === 'tags'
+          ? run.tags[clause.key]
+          : attribute(run, clause.key);
+  if (held === undefined) return false;
+  const { op, value } = clause;
+  switch (op) {
+    case '=':
+      return held === value;
+    case '!=':
+      return held !== value;
+    case '<':
+      return (held as number) < (value as number);
+    case '<=':
+      return (held as number) <= (value as number);
+    case '>':
+      return (held as number) > (value as number);
+    case '>=':
+      return (held as number) >= (value as number);
+    case 'LIKE':
+      return likePattern(value as string, '').test(String(held));
+    case 'ILIKE':
+      return likePattern(value as string, 'i').test(String(held));
+    case 'IN':
+      return (value as string[]).includes(String(held));
+    case 'NOT IN':
+      return !(value as string[]).includes(String(held));
+  }
 }

@@ -526,7 +526,7 @@ export class RunImpl implements Run {
       (console?.length ?? 0);
     this.pendingParams = [];
     this.pendingTags = [];
-    this.parts.writer.append<BatchRecord>(record, drained?.columns);
+    this.parts.writer.append<BatchRecord>(record, drained?.columns, drained?.view);
     this.wakeDeliveries();
   }
 

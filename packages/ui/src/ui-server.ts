@@ -1,0 +1,239 @@
+/**
+ * The viewer's web server: a JSON API over every run of a store, whatever
+ * its flavors (each run's journal is on this machine), read through the
+ * runs' read indexes so that opening a run of ten million points costs what
+ * one of a thousand does.
+ *
+ *   GET /api/runs?experiment=&filter=      the runs (newest first), each with its latest
+ *                                          metrics, params and tags; `filter` in MLflow's
+ *                                          search syntax
+ *   GET /api/runs/:uid                     the run's snapshot and each metric's summary
+ *   GET /api/runs/:uid/series?key=&from=&to=&points=&by=
+ *                                          a chart's series (exact points for a zoomed range)
+ *   GET /api/runs/:uid/console             the console output, as text
+ *   GET /api/runs/:uid/artifacts/<path>    an artifact's staged copy, by its artifact path
+ *   GET /api/runs/:uid/events              server-sent events: the run's summaries, each time
+ *                                          they change (a live run), then `end`
+ *
+ * Security, as Jupyter does it: a random token in the printed URL, required
+ * on every request (`?token=`, then a cookie, or `Authorization: Bearer`);
+ * the Host header must name this server (no DNS rebinding); files are served
+ * only as a run's artifacts, looked up by artifact path, never from a path
+ * the request names; it binds 127.0.0.1 unless told otherwise.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { serve } from '@hono/node-server';
+import { LocalRuns, type RunSnapshot, TrackstackError } from '@trackstack/core';
+import { matchesRunFilter, parseRunFilter } from '@trackstack/core/store';
+import { Hono } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
+import { streamSSE } from 'hono/streaming';
+
+export interface UiOptions {
+  /** The store whose runs it serves. */
+  storeDir: string;
+  /** Default 127.0.0.1. Another host is listened on only when given here. */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default: 32 random bytes, hex. */
+  token?: string;
+  /** How often a live run's page is checked for new data, ms. Default 500. */
+  liveIntervalMs?: number;
+}
+
+export interface UiServer {
+  /** The URL to open, with the token. */
+  readonly url: string;
+  readonly port: number;
+  readonly token: string;
+  close(): Promise<void>;
+}
+
+const COOKIE = 'trackstack_ui_token';
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/** The API as a Hono app (what `startUi` serves), for a store and a token. */
+export function uiApp(options: {
+  storeDir: string;
+  token: string;
+  allowedHosts: () => ReadonlySet<string>;
+  liveIntervalMs?: number;
+}): Hono {
+  const runs = new LocalRuns(options.storeDir);
+  const app = new Hono();
+  const expected = Buffer.from(options.token);
+  const tokenOk = (given: string | undefined) => {
+    if (given === undefined) return false;
+    const bytes = Buffer.from(given);
+    return bytes.length === expected.length && timingSafeEqual(bytes, expected);
+  };
+
+  app.use('*', async (c, next) => {
+    const host = c.req.header('host') ?? '';
+    if (!options.allowedHosts().has(host.toLowerCase())) {
+      return c.json({ error: `host ${JSON.stringify(host)} is not this server` }, 403);
+    }
+    const query = c.req.query('token');
+    const bearer = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1];
+    if (tokenOk(query) || tokenOk(bearer) || tokenOk(getCookie(c, COOKIE))) {
+      if (tokenOk(query)) {
+        setCookie(c, COOKIE, options.token, { httpOnly: true, sameSite: 'Strict', path: '/' });
+      }
+      return next();
+    }
+    return c.json({ error: 'a token is needed: open the URL trackstack ui printed' }, 401);
+  });
+
+  app.onError((error, c) => {
+    if (TrackstackError.isInstance(error)) {
+      const status =
+        error.code === 'RUN_NOT_FOUND' ? 404 : error.code === 'INVALID_FILTER' ? 400 : 500;
+      return c.json({ error: error.message, code: error.code }, status);
+    }
+    return c.json({ error: String(error) }, 500);
+  });
+
+  app.get('/api/runs', async (c) => {
+    const experiment = c.req.query('experiment');
+    const filter = c.req.query('filter');
+    const clauses = filter === undefined ? [] : parseRunFilter(filter);
+    const out: RunSnapshot[] = [];
+    for (const summary of await runs.list(experiment === undefined ? {} : { experiment })) {
+      const snapshot = await runs.get(summary.uid);
+      if (matchesRunFilter(clauses, snapshot)) out.push(snapshot);
+    }
+    return c.json({ runs: out.map(plainSnapshot) });
+  });
+
+  app.get('/api/runs/:uid', async (c) => {
+    const uid = c.req.param('uid');
+    const snapshot = await runs.get(uid);
+    return c.json({ run: plainSnapshot(snapshot), summaries: plain(await runs.summaries(uid)) });
+  });
+
+  app.get('/api/runs/:uid/series', async (c) => {
+    const number = (name: string) => {
+      const text = c.req.query(name);
+      if (text === undefined) return undefined;
+      const value = Number(text);
+      if (!Number.isFinite(value))
+        throw new TrackstackError('INVALID_FILTER', `${name} must be a number`);
+      return value;
+    };
+    const key = c.req.query('key');
+    if (key === undefined) return c.json({ error: 'key is needed' }, 400);
+    const by = c.req.query('by') === 'order' ? ('order' as const) : ('step' as const);
+    const series = await runs.series(c.req.param('uid'), key, {
+      from: number('from'),
+      to: number('to'),
+      points: number('points'),
+      by,
+    });
+    return c.json(plain(series));
+  });
+
+  app.get('/api/runs/:uid/console', async (c) =>
+    c.text(await runs.consoleText(c.req.param('uid'))),
+  );
+
+  app.get('/api/runs/:uid/artifacts/*', async (c) => {
+    const uid = c.req.param('uid');
+    const prefix = `/api/runs/${encodeURIComponent(uid)}/artifacts/`;
+    const path = decodeURIComponent(new URL(c.req.url).pathname.slice(prefix.length));
+    // Only a path the run logged: the file served is the run's own staged copy.
+    const artifact = (await runs.get(uid)).artifacts.find((a) => a.path === path);
+    if (artifact === undefined) return c.json({ error: `run ${uid} has no artifact ${path}` }, 404);
+    return new Response(Readable.toWeb(createReadStream(artifact.file)) as ReadableStream, {
+      headers: {
+        'content-type': artifact.contentType,
+        'content-length': String(artifact.size),
+        // An artifact is shown, never run as this origin's page.
+        'content-security-policy': "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+        'x-content-type-options': 'nosniff',
+      },
+    });
+  });
+
+  app.get('/api/runs/:uid/events', (c) => {
+    const uid = c.req.param('uid');
+    return streamSSE(c, async (stream) => {
+      let last = '';
+      for (;;) {
+        const snapshot = await runs.get(uid);
+        const text = JSON.stringify(plain(await runs.summaries(uid)));
+        if (text !== last) {
+          last = text;
+          await stream.writeSSE({ event: 'summaries', data: text });
+        }
+        if (snapshot.status !== 'RUNNING') {
+          await stream.writeSSE({ event: 'end', data: snapshot.status });
+          return;
+        }
+        await stream.sleep(options.liveIntervalMs ?? 500);
+        if (stream.aborted) return;
+      }
+    });
+  });
+
+  return app;
+}
+
+/** Starts the viewer's server; resolves once it listens. */
+export async function startUi(options: UiOptions): Promise<UiServer> {
+  const host = options.host ?? '127.0.0.1';
+  const token = options.token ?? randomBytes(32).toString('hex');
+  let allowed: ReadonlySet<string> = new Set();
+  const app = uiApp({
+    storeDir: options.storeDir,
+    token,
+    allowedHosts: () => allowed,
+    ...(options.liveIntervalMs === undefined ? {} : { liveIntervalMs: options.liveIntervalMs }),
+  });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 0 }, () =>
+      resolve(s),
+    );
+    s.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const names = LOOPBACK.has(host) ? [...LOOPBACK] : [host];
+  allowed = new Set(
+    names.map(
+      (name) => `${name.includes(':') && !name.startsWith('[') ? `[${name}]` : name}:${port}`,
+    ),
+  );
+  const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${port}/?token=${token}`,
+    port,
+    token,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
+  };
+}
+
+/** JSON has no NaN or ±Infinity: they travel as strings. */
+function plain<T>(value: T): T {
+  return JSON.parse(
+    JSON.stringify(value, (_key, v) =>
+      typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
+    ),
+  ) as T;
+}
+
+/** A snapshot without the paths of this machine (the run's directory, staged copies). */
+function plainSnapshot(snapshot: RunSnapshot): unknown {
+  const hidden = new Set(['dir', 'file', 'localPath']);
+  return JSON.parse(
+    JSON.stringify(snapshot, (key, v) =>
+      hidden.has(key) ? undefined : typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
+    ),
+  );
+}
