@@ -7,7 +7,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTracker, silentLogger } from '@trackstack/core';
 import {
   ensurePythonEnv,
   type PythonEnv,
@@ -18,7 +17,7 @@ import {
   type WandbServer,
 } from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WandbExperimentTracker } from './wandb-tracker.js';
+import { wandbTracker } from './__fixtures__/test-tracker.js';
 
 let py: PythonEnv;
 let server: WandbServer;
@@ -71,20 +70,7 @@ describe('W&B dataset inputs', () => {
     expect(sdk.code, sdk.stderr.slice(-2000)).toBe(0);
     const theirs = held(server.artifact('iris-sdk'), 'sdkinputs1');
 
-    const tracker = createTracker(
-      new WandbExperimentTracker(
-        {
-          api_key: server.apiKey,
-          base_url: server.url,
-          mode: 'online',
-          tags: [],
-          file_stream_interval_s: 15,
-          request_timeout_s: 10,
-        },
-        { storeDir: join(work, 'store') },
-      ),
-      { logger: silentLogger },
-    );
+    const tracker = wandbTracker(server, {}, join(work, 'store'));
     const run = await tracker.startRun({ experiment: 'inputs', systemMetrics: false });
     await run.logInput({ name: 'iris-ours', path: csv, context: 'training' });
     // Logged again: the same artifact version, used again.

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTracker, image, type Run, silentLogger } from '@trackstack/core';
+import { image, type Run } from '@trackstack/core';
 import { TEST_JPEG, TEST_PNG } from '@trackstack/core/testing';
 import {
   ensurePythonEnv,
@@ -21,8 +21,7 @@ import {
   type WandbServer,
 } from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WandbConfig } from './wandb-config.js';
-import { WandbExperimentTracker } from './wandb-tracker.js';
+import { offlineRunDir, wandbTracker } from './__fixtures__/test-tracker.js';
 
 const READER = join(import.meta.dirname, '__fixtures__', 'wandb_read_offline.py');
 let py: PythonEnv;
@@ -54,14 +53,6 @@ async function viewOf(runDir: string): Promise<{ history: Row[]; files: string[]
   return report.view;
 }
 
-function offlineRunDir(dir: string): string {
-  return join(
-    dir,
-    'wandb',
-    readdirSync(join(dir, 'wandb')).find((n) => n.startsWith('offline-run-'))!,
-  );
-}
-
 /** The media values of history rows by step; file names without the step the SDK counts itself. */
 function mediaOf(rows: Row[]): Record<string, Row> {
   const out: Record<string, Row> = {};
@@ -77,17 +68,16 @@ function mediaOf(rows: Row[]): Record<string, Row> {
   return out;
 }
 
-function tracker(server: WandbServer, overrides: Partial<WandbConfig>, storeDir: string) {
-  const config: WandbConfig = {
-    api_key: server.apiKey,
-    base_url: server.url,
-    mode: 'online',
-    tags: [],
-    file_stream_interval_s: 15,
-    request_timeout_s: 10,
-    ...overrides,
+/** The table both clients log: every cell type, and an image column (a file each, one empty). */
+function samplesTable() {
+  return {
+    columns: ['id', 'name', 'score', 'ok', 'nothing', 'picture'],
+    rows: [
+      [1, 'cat', 0.5, true, null, image(join(work, 'pred.png'), { caption: 'a cat' })],
+      [2, 'dog é', 2.25, false, null, image(join(work, 'pred.jpg'))],
+      [3, 'none', -1.5, true, null, null],
+    ],
   };
-  return createTracker(new WandbExperimentTracker(config, { storeDir }), { logger: silentLogger });
 }
 
 async function logOurs(run: Run): Promise<void> {
@@ -133,7 +123,7 @@ describe('W&B media', () => {
     servers.push(synced, online);
     const offDir = join(work, 'ours');
     mkdirSync(offDir);
-    const off = await tracker(
+    const off = await wandbTracker(
       synced,
       { mode: 'offline', dir: offDir, entity: synced.entity },
       join(work, 'store-off'),
@@ -182,7 +172,7 @@ describe('W&B media', () => {
     expect(mediaOf(syncedRun.history)).toEqual(mediaOf(ours.history));
 
     // 4. Ours online: the same rows, the files uploaded by us.
-    const on = await tracker(online, {}, join(work, 'store-on')).startRun({
+    const on = await wandbTracker(online, {}, join(work, 'store-on')).startRun({
       experiment: 'media',
       systemMetrics: false,
     });
@@ -229,23 +219,12 @@ describe('W&B media', () => {
     // 2. Ours, offline, the same table.
     const offDir = join(work, 'ours-table');
     mkdirSync(offDir);
-    const off = await tracker(
+    const off = await wandbTracker(
       { apiKey: 'unused', url: 'http://127.0.0.1:9', entity: 'e' } as WandbServer,
       { mode: 'offline', dir: offDir },
       join(work, 'store-table-off'),
     ).startRun({ experiment: 'media', systemMetrics: false });
-    await off.logTable(
-      'eval/samples',
-      {
-        columns: ['id', 'name', 'score', 'ok', 'nothing', 'picture'],
-        rows: [
-          [1, 'cat', 0.5, true, null, image(join(work, 'pred.png'), { caption: 'a cat' })],
-          [2, 'dog é', 2.25, false, null, image(join(work, 'pred.jpg'))],
-          [3, 'none', -1.5, true, null, null],
-        ],
-      },
-      { step: 1 },
-    );
+    await off.logTable('eval/samples', samplesTable(), { step: 1 });
     expect((await off.end()).pendingEvents).toBe(0);
     const ourRunDir = offlineRunDir(offDir);
     const ourRunId = (await off.backendRef('wandb'))!.runId;
@@ -341,22 +320,11 @@ describe('W&B media', () => {
     checkHeld(synced, ourRunId, String(ours.artifact.name));
 
     // 4. Ours online: the same artifact saved by us through W&B's artifact API.
-    const on = await tracker(online, {}, join(work, 'store-table-on')).startRun({
+    const on = await wandbTracker(online, {}, join(work, 'store-table-on')).startRun({
       experiment: 'media',
       systemMetrics: false,
     });
-    await on.logTable(
-      'eval/samples',
-      {
-        columns: ['id', 'name', 'score', 'ok', 'nothing', 'picture'],
-        rows: [
-          [1, 'cat', 0.5, true, null, image(join(work, 'pred.png'), { caption: 'a cat' })],
-          [2, 'dog é', 2.25, false, null, image(join(work, 'pred.jpg'))],
-          [3, 'none', -1.5, true, null, null],
-        ],
-      },
-      { step: 1 },
-    );
+    await on.logTable('eval/samples', samplesTable(), { step: 1 });
     expect((await on.end()).pendingEvents).toBe(0);
     const onId = (await on.backendRef('wandb'))!.runId;
     const onName = (

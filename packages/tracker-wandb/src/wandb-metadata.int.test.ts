@@ -5,10 +5,10 @@
  * makes wandb-core write the same file and send the same fields from our
  * records. The two must agree field by field, and no token may reach W&B.
  */
-import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTracker, LocalRuns, silentLogger } from '@trackstack/core';
+import { LocalRuns } from '@trackstack/core';
 import {
   ensurePythonEnv,
   git,
@@ -19,8 +19,7 @@ import {
   type WandbServer,
 } from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WandbConfig } from './wandb-config.js';
-import { WandbExperimentTracker } from './wandb-tracker.js';
+import { offlineRunDir, wandbTracker } from './__fixtures__/test-tracker.js';
 
 const TOKEN = 's3cret-token-93b1';
 let py: PythonEnv;
@@ -36,21 +35,6 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   rmSync(work, { recursive: true, force: true });
 });
-
-function tracker(server: WandbServer, overrides: Partial<WandbConfig>, storeDir: string) {
-  const config: WandbConfig = {
-    api_key: server.apiKey,
-    base_url: server.url,
-    mode: 'online',
-    tags: [],
-    file_stream_interval_s: 15,
-    request_timeout_s: 10,
-    ...overrides,
-  };
-  return createTracker(new WandbExperimentTracker(config, { storeDir }), {
-    logger: silentLogger,
-  });
-}
 
 describe('W&B: where a run ran', () => {
   it('says the same online as wandb-core says for our offline run after `wandb sync`', async () => {
@@ -70,7 +54,7 @@ describe('W&B: where a run ran', () => {
     const synced = await startWandbServer();
     servers.push(online, synced);
 
-    const onlineRun = await tracker(online, {}, join(work, 'store-online')).startRun({
+    const onlineRun = await wandbTracker(online, {}, join(work, 'store-online')).startRun({
       experiment: 'where',
       captureSource,
     });
@@ -79,17 +63,15 @@ describe('W&B: where a run ran', () => {
 
     const offlineDir = join(work, 'offline');
     mkdirSync(offlineDir);
-    const offlineRun = await tracker(
+    const offlineRun = await wandbTracker(
       synced,
       { mode: 'offline', dir: offlineDir, entity: synced.entity },
       join(work, 'store-offline'),
     ).startRun({ experiment: 'where', captureSource });
     offlineRun.logMetric('x', 1);
     expect((await offlineRun.end()).pendingEvents).toBe(0);
-    const runDir = readdirSync(join(offlineDir, 'wandb')).find((n) =>
-      n.startsWith('offline-run-'),
-    )!;
-    const sync = await runProcess(py.bin('wandb'), ['sync', join(offlineDir, 'wandb', runDir)], {
+    const runDir = offlineRunDir(offlineDir);
+    const sync = await runProcess(py.bin('wandb'), ['sync', runDir], {
       env: { ...process.env, ...synced.sdkEnv, WANDB_DIR: offlineDir, TMPDIR: offlineDir },
     });
     expect(sync.code, sync.stdout + sync.stderr).toBe(0);

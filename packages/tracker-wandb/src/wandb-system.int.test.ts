@@ -7,7 +7,6 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTracker, silentLogger } from '@trackstack/core';
 import {
   ensurePythonEnv,
   type PythonEnv,
@@ -18,8 +17,7 @@ import {
   type WandbServer,
 } from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WandbConfig } from './wandb-config.js';
-import { WandbExperimentTracker } from './wandb-tracker.js';
+import { offlineRunDir, wandbTracker } from './__fixtures__/test-tracker.js';
 
 const READER = join(import.meta.dirname, '__fixtures__', 'wandb_read_offline.py');
 /** Names ours sends that W&B 0.30 has no key for (kept, so nothing is lost). */
@@ -60,19 +58,6 @@ async function statsOf(runDir: string): Promise<Stats[]> {
   return report.records.filter((r) => r.type === 'stats');
 }
 
-function tracker(server: WandbServer, overrides: Partial<WandbConfig>, storeDir: string) {
-  const config: WandbConfig = {
-    api_key: server.apiKey,
-    base_url: server.url,
-    mode: 'online',
-    tags: [],
-    file_stream_interval_s: 15,
-    request_timeout_s: 10,
-    ...overrides,
-  };
-  return createTracker(new WandbExperimentTracker(config, { storeDir }), { logger: silentLogger });
-}
-
 describe('W&B system metrics', () => {
   it("use the SDK's own keys, offline as stats records and online as wandb-events.jsonl lines", async () => {
     // 1. The SDK's own offline run with stats every 0.5 s.
@@ -93,11 +78,7 @@ describe('W&B system metrics', () => {
       env: { WANDB_MODE: 'offline', WANDB_DIR: sdkDir, WANDB_SILENT: 'true' },
     });
     expect(sdk.code, sdk.stderr.slice(-2000)).toBe(0);
-    const sdkRunDir = join(
-      sdkDir,
-      'wandb',
-      readdirSync(join(sdkDir, 'wandb')).find((n) => n.startsWith('offline-run-'))!,
-    );
+    const sdkRunDir = offlineRunDir(sdkDir);
     const sdkKeys = new Set((await statsOf(sdkRunDir)).flatMap((r) => Object.keys(r.items ?? {})));
     expect(sdkKeys.has('memory_percent')).toBe(true);
 
@@ -107,7 +88,7 @@ describe('W&B system metrics', () => {
     servers.push(synced, online);
     const offDir = join(work, 'ours');
     mkdirSync(offDir);
-    const off = await tracker(
+    const off = await wandbTracker(
       synced,
       { mode: 'offline', dir: offDir, entity: synced.entity },
       join(work, 'store-off'),
@@ -118,11 +99,7 @@ describe('W&B system metrics', () => {
     off.logMetric('loss', 1, { step: 0 });
     await sleep(2_200);
     await off.end();
-    const ourRunDir = join(
-      offDir,
-      'wandb',
-      readdirSync(join(offDir, 'wandb')).find((n) => n.startsWith('offline-run-'))!,
-    );
+    const ourRunDir = offlineRunDir(offDir);
     const ours = await statsOf(ourRunDir);
     expect(ours.length).toBeGreaterThanOrEqual(2);
     for (const record of ours) {
@@ -162,7 +139,7 @@ describe('W&B system metrics', () => {
     ).toEqual([['loss']]);
 
     // 4. Ours online: the same lines, streamed by us.
-    const on = await tracker(online, {}, join(work, 'store-on')).startRun({
+    const on = await wandbTracker(online, {}, join(work, 'store-on')).startRun({
       experiment: 'stats',
       systemMetrics: { intervalS: 0.5 },
     });

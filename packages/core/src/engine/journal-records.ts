@@ -4,7 +4,13 @@
  * base64-encoded: exact, NaN and ±Infinity included, cheap to write).
  */
 
-import type { ConsoleLine, DatasetInput, FinalRunStatus, KeyValue } from '../contract/types.js';
+import type {
+  ConsoleLine,
+  DatasetInput,
+  FinalRunStatus,
+  KeyValue,
+  MediaImage,
+} from '../contract/types.js';
 import type { MetricColumns } from '../contract/write-batch.js';
 
 export const JOURNAL_VERSION = 1;
@@ -67,17 +73,7 @@ export interface InputRecord {
 }
 
 /** A staged image: its copy relative to the run directory, and what its header says. */
-export interface ImageEntry {
-  file: string;
-  sha256: string;
-  size: number;
-  format: 'png' | 'jpeg';
-  width: number;
-  height: number;
-  caption?: string;
-  /** The base name of the file it was logged from (absent for bytes). */
-  fileName?: string;
-}
+export type ImageEntry = Omit<MediaImage, 'localPath'> & { file: string };
 
 /**
  * A media value (`logImage`, `logTable`, `logHistogram`) at a key and step.
