@@ -313,11 +313,8 @@ export class SegmentIndex {
 function liveEnvelope(envelope: Envelope): LiveEnvelope {
   const buckets = new Map<number, EnvelopeBucket>();
   for (const [index, bucket] of envelope.buckets) {
-    buckets.set(index, {
-      ...bucket,
-      min: bucket.min ?? Number.NaN,
-      max: bucket.max ?? Number.NaN,
-    });
+    const { s0, s1, n, bad, min, max, sum } = bucket;
+    buckets.set(index, newBucket(s0, s1, n, bad, min ?? Number.NaN, max ?? Number.NaN, sum));
   }
   return newEnvelope(envelope.width, buckets);
 }
@@ -371,7 +368,7 @@ function addToEnvelope(
   const index = Math.floor(position / envelope.width);
   let bucket = envelope.buckets.get(index);
   if (bucket === undefined) {
-    bucket = { s0: step, s1: step, n: 0, bad: 0, min: Number.NaN, max: Number.NaN, sum: 0 };
+    bucket = newBucket(step, step, 0, 0, Number.NaN, Number.NaN, 0);
     envelope.buckets.set(index, bucket);
     if (envelope.buckets.size > ENVELOPE_BUCKETS) {
       addToBucket(bucket, step, value, finite);
@@ -409,22 +406,39 @@ function coarsen(envelope: LiveEnvelope): void {
     for (const [index, bucket] of envelope.buckets) {
       const into = Math.floor(index / 2);
       const other = merged.get(into);
-      merged.set(into, other === undefined ? { ...bucket } : mergeBuckets(other, bucket));
+      merged.set(into, other === undefined ? copyBucket(bucket) : mergeBuckets(other, bucket));
     }
     envelope.buckets = merged;
   }
 }
 
 export function mergeBuckets(a: EnvelopeBucket, b: EnvelopeBucket): EnvelopeBucket {
-  return {
-    s0: Math.min(a.s0, b.s0),
-    s1: Math.max(a.s1, b.s1),
-    n: a.n + b.n,
-    bad: a.bad + b.bad,
-    min: Number.isNaN(a.min) ? b.min : Number.isNaN(b.min) ? a.min : Math.min(a.min, b.min),
-    max: Number.isNaN(a.max) ? b.max : Number.isNaN(b.max) ? a.max : Math.max(a.max, b.max),
-    sum: a.sum + b.sum,
-  };
+  return newBucket(
+    Math.min(a.s0, b.s0),
+    Math.max(a.s1, b.s1),
+    a.n + b.n,
+    a.bad + b.bad,
+    Number.isNaN(a.min) ? b.min : Number.isNaN(b.min) ? a.min : Math.min(a.min, b.min),
+    Number.isNaN(a.max) ? b.max : Number.isNaN(b.max) ? a.max : Math.max(a.max, b.max),
+    a.sum + b.sum,
+  );
+}
+
+/** Every bucket is made here, its fields in one order: one object shape on the logging path. */
+function newBucket(
+  s0: number,
+  s1: number,
+  n: number,
+  bad: number,
+  min: number,
+  max: number,
+  sum: number,
+): EnvelopeBucket {
+  return { s0, s1, n, bad, min, max, sum };
+}
+
+function copyBucket(b: EnvelopeBucket): EnvelopeBucket {
+  return newBucket(b.s0, b.s1, b.n, b.bad, b.min, b.max, b.sum);
 }
 
 /**
@@ -471,7 +485,7 @@ function mergeEnvelopes(parts: readonly { envelope: Envelope; offset: number }[]
     for (const [index, bucket] of envelope.buckets) {
       const into = Math.floor((offset + index * envelope.width) / width);
       const other = merged.buckets.get(into);
-      merged.buckets.set(into, other === undefined ? { ...bucket } : mergeBuckets(other, bucket));
+      merged.buckets.set(into, other === undefined ? copyBucket(bucket) : mergeBuckets(other, bucket));
     }
   }
   coarsen(merged);
