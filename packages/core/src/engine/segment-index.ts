@@ -485,7 +485,10 @@ function mergeEnvelopes(parts: readonly { envelope: Envelope; offset: number }[]
     for (const [index, bucket] of envelope.buckets) {
       const into = Math.floor((offset + index * envelope.width) / width);
       const other = merged.buckets.get(into);
-      merged.buckets.set(into, other === undefined ? copyBucket(bucket) : mergeBuckets(other, bucket));
+      merged.buckets.set(
+        into,
+        other === undefined ? copyBucket(bucket) : mergeBuckets(other, bucket),
+      );
     }
   }
   coarsen(merged);
