@@ -47,52 +47,28 @@ try {
   const runs = { oursLocal: [], oursMlflow: [], oursWandb: [], mlflow: [], wandb: [] };
   for (let rep = 0; rep < opts.reps; rep++) {
     const store = join(work, `store-${rep}`);
-    runs.oursLocal.push(
-      await runNodeJson('media-worker.mjs', [
+    /** One run of ours to `dest` (media-worker.mjs), with that destination's own options. */
+    const ours = (dest, extra = []) =>
+      runNodeJson('media-worker.mjs', [
         '--dest',
-        'local',
+        dest,
+        ...extra,
         '--store',
         store,
         '--image',
         image,
         '--count',
         String(opts.count),
-      ]),
-    );
-    runs.oursMlflow.push(
-      await runNodeJson('media-worker.mjs', [
-        '--dest',
-        'mlflow',
-        '--url',
-        server.url,
-        '--store',
-        store,
-        '--image',
-        image,
-        '--count',
-        String(opts.count),
-      ]),
-    );
+      ]);
+    runs.oursLocal.push(await ours('local'));
+    runs.oursMlflow.push(await ours('mlflow', ['--url', server.url]));
     runs.mlflow.push(
       await runPythonJson(mlflowPy, 'media_python.py', ['mlflow', image, opts.count], {
         MLFLOW_TRACKING_URI: server.url,
       }),
     );
     const wandbDir = join(work, `wandb-${rep}`);
-    runs.oursWandb.push(
-      await runNodeJson('media-worker.mjs', [
-        '--dest',
-        'wandb',
-        '--dir',
-        join(wandbDir, 'ours'),
-        '--store',
-        store,
-        '--image',
-        image,
-        '--count',
-        String(opts.count),
-      ]),
-    );
+    runs.oursWandb.push(await ours('wandb', ['--dir', join(wandbDir, 'ours')]));
     runs.wandb.push(
       await runPythonJson(wandbPy, 'media_python.py', ['wandb', image, opts.count], {
         WANDB_DIR: join(wandbDir, 'sdk'),

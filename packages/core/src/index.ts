@@ -121,6 +121,7 @@ export {
   LocalRuns,
   type RunSnapshot,
   type RunSummary,
+  type RunView,
 } from './local/local-runs.js';
 export { type LocalConfig, LocalExperimentTracker } from './local/local-tracker.js';
 export type { MetricSummary, Series, SeriesOptions, SeriesPoint } from './local/run-index.js';

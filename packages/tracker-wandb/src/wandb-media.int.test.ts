@@ -21,7 +21,7 @@ import {
   type WandbServer,
 } from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { offlineRunDir, wandbTracker } from './__fixtures__/test-tracker.js';
+import { offlineRunDir, sdkOfflineRun, wandbTracker } from './__fixtures__/test-tracker.js';
 
 const READER = join(import.meta.dirname, '__fixtures__', 'wandb_read_offline.py');
 let py: PythonEnv;
@@ -95,11 +95,10 @@ async function logOurs(run: Run): Promise<void> {
 describe('W&B media', () => {
   it("writes the history values and files of the SDK's own wandb.Image and wandb.Histogram", async () => {
     // 1. The SDK's offline run with the same media.
-    const sdkDir = join(work, 'sdk');
-    mkdirSync(sdkDir);
-    const script = join(work, 'sdk_media.py');
-    writeFileSync(
-      script,
+    const sdkRunDir = await sdkOfflineRun(
+      py,
+      work,
+      'sdk',
       [
         'import sys, wandb, numpy as np',
         "run = wandb.init(project='media')",
@@ -108,14 +107,10 @@ describe('W&B media', () => {
         "run.log({'samples/pred': wandb.Image(sys.argv[2])}, step=2)",
         "run.log({'weights': wandb.Histogram([1, 2, 2, 3], num_bins=3)}, step=3)",
         'run.finish()',
-        '',
-      ].join('\n'),
+      ],
+      [join(work, 'pred.png'), join(work, 'pred.jpg')],
     );
-    const sdk = await runPython(py, script, [join(work, 'pred.png'), join(work, 'pred.jpg')], {
-      env: { WANDB_MODE: 'offline', WANDB_DIR: sdkDir, WANDB_SILENT: 'true' },
-    });
-    expect(sdk.code, sdk.stderr.slice(-2000)).toBe(0);
-    const theirs = await viewOf(offlineRunDir(sdkDir));
+    const theirs = await viewOf(sdkRunDir);
 
     // 2. Ours, offline.
     const synced = await startWandbServer();
@@ -188,11 +183,10 @@ describe('W&B media', () => {
 
   it('logs a table as the SDK does: the same run_table artifact (digest, entries), run copy and history value', async () => {
     // 1. The SDK's offline run: a wandb.Table with every cell type and an image column.
-    const sdkDir = join(work, 'sdk-table');
-    mkdirSync(sdkDir);
-    const script = join(work, 'sdk_table.py');
-    writeFileSync(
-      script,
+    const sdkRunDir = await sdkOfflineRun(
+      py,
+      work,
+      'sdk-table',
       [
         'import sys, wandb',
         "run = wandb.init(project='media')",
@@ -202,18 +196,13 @@ describe('W&B media', () => {
         "    [3, 'none', -1.5, True, None, None]])",
         "run.log({'eval/samples': table}, step=1)",
         'run.finish()',
-        '',
-      ].join('\n'),
+      ],
+      [join(work, 'pred.png'), join(work, 'pred.jpg')],
     );
-    const sdk = await runPython(py, script, [join(work, 'pred.png'), join(work, 'pred.jpg')], {
-      env: { WANDB_MODE: 'offline', WANDB_DIR: sdkDir, WANDB_SILENT: 'true' },
-    });
-    expect(sdk.code, sdk.stderr.slice(-2000)).toBe(0);
     writeFileSync(
       join(work, 'sanitize.py'),
       'import sys\nfrom wandb.sdk.artifacts._internal_artifact import sanitize_artifact_name\nprint(sanitize_artifact_name(sys.argv[1]))\n',
     );
-    const sdkRunDir = offlineRunDir(sdkDir);
     const sdkRunId = sdkRunDir.split('-').at(-1)!;
 
     // 2. Ours, offline, the same table.

@@ -4,7 +4,7 @@
  * records (the SDK's reader) and `wandb sync` turns them into the `wandb-events.jsonl` lines that
  * our online run streams itself.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -17,7 +17,7 @@ import {
   type WandbServer,
 } from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { offlineRunDir, wandbTracker } from './__fixtures__/test-tracker.js';
+import { offlineRunDir, sdkOfflineRun, wandbTracker } from './__fixtures__/test-tracker.js';
 
 const READER = join(import.meta.dirname, '__fixtures__', 'wandb_read_offline.py');
 /** Names ours sends that W&B 0.30 has no key for (kept, so nothing is lost). */
@@ -61,24 +61,12 @@ async function statsOf(runDir: string): Promise<Stats[]> {
 describe('W&B system metrics', () => {
   it("use the SDK's own keys, offline as stats records and online as wandb-events.jsonl lines", async () => {
     // 1. The SDK's own offline run with stats every 0.5 s.
-    const sdkDir = join(work, 'sdk');
-    mkdirSync(sdkDir);
-    const script = join(work, 'sdk_stats.py');
-    writeFileSync(
-      script,
-      [
-        'import time, wandb',
-        "run = wandb.init(project='stats', settings=wandb.Settings(x_stats_sampling_interval=0.5))",
-        'time.sleep(2.5)',
-        'run.finish()',
-        '',
-      ].join('\n'),
-    );
-    const sdk = await runPython(py, script, [], {
-      env: { WANDB_MODE: 'offline', WANDB_DIR: sdkDir, WANDB_SILENT: 'true' },
-    });
-    expect(sdk.code, sdk.stderr.slice(-2000)).toBe(0);
-    const sdkRunDir = offlineRunDir(sdkDir);
+    const sdkRunDir = await sdkOfflineRun(py, work, 'sdk', [
+      'import time, wandb',
+      "run = wandb.init(project='stats', settings=wandb.Settings(x_stats_sampling_interval=0.5))",
+      'time.sleep(2.5)',
+      'run.finish()',
+    ]);
     const sdkKeys = new Set((await statsOf(sdkRunDir)).flatMap((r) => Object.keys(r.items ?? {})));
     expect(sdkKeys.has('memory_percent')).toBe(true);
 

@@ -110,9 +110,8 @@ export function uiApp(options: {
   });
 
   app.get('/api/runs/:uid', async (c) => {
-    const uid = c.req.param('uid');
-    const snapshot = await runs.get(uid);
-    return c.json({ run: plainSnapshot(snapshot), summaries: plain(await runs.summaries(uid)) });
+    const { snapshot, summaries } = await runs.view(c.req.param('uid'));
+    return c.json({ run: plainSnapshot(snapshot), summaries: plain(summaries) });
   });
 
   app.get('/api/runs/:uid/series', async (c) => {
@@ -163,8 +162,8 @@ export function uiApp(options: {
     return streamSSE(c, async (stream) => {
       let last = '';
       for (;;) {
-        const snapshot = await runs.get(uid);
-        const text = JSON.stringify(plain(await runs.summaries(uid)));
+        const { snapshot, summaries } = await runs.view(uid);
+        const text = JSON.stringify(plain(summaries));
         if (text !== last) {
           last = text;
           await stream.writeSSE({ event: 'summaries', data: text });
@@ -219,21 +218,21 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   };
 }
 
-/** JSON has no NaN or ±Infinity: they travel as strings. */
-function plain<T>(value: T): T {
+/**
+ * A value as JSON carries it: NaN and ±Infinity as strings (JSON has no such numbers), and
+ * without the fields named in `hidden`.
+ */
+function plain<T>(value: T, hidden: ReadonlySet<string> = new Set()): T {
   return JSON.parse(
-    JSON.stringify(value, (_key, v) =>
-      typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
+    JSON.stringify(value, (key, v) =>
+      hidden.has(key) ? undefined : typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
     ),
   ) as T;
 }
 
-/** A snapshot without the paths of this machine (the run's directory, staged copies). */
+/** The paths of this machine in a snapshot: the run's directory, staged copies. */
+const LOCAL_PATHS: ReadonlySet<string> = new Set(['dir', 'file', 'localPath']);
+
 function plainSnapshot(snapshot: RunSnapshot): unknown {
-  const hidden = new Set(['dir', 'file', 'localPath']);
-  return JSON.parse(
-    JSON.stringify(snapshot, (key, v) =>
-      hidden.has(key) ? undefined : typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
-    ),
-  );
+  return plain(snapshot, LOCAL_PATHS);
 }

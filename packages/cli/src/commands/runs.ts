@@ -12,6 +12,7 @@ import {
   type MetricSummary,
   type RunSnapshot,
   type RunSummary,
+  type RunView,
   SYSTEM_METRIC_PREFIX,
   TrackstackError,
 } from '@trackstack/core';
@@ -277,9 +278,9 @@ async function showRun(
 ): Promise<void> {
   const localRuns = new LocalRuns(context.storeDir);
   const uid = resolveRunUid(id, await localRuns.list(), context.storeDir);
-  // The run's read index: what it costs does not grow with the run's points.
-  const snapshot = await localRuns.get(uid);
-  const summaries = await localRuns.summaries(uid);
+  // One read of the run's index: what it costs does not grow with the run's points.
+  const view = await localRuns.view(uid);
+  const { snapshot, summaries } = view;
 
   if (context.json(command)) {
     printJson({ ...snapshot, summaries: summariesForJson(summaries) });
@@ -296,20 +297,19 @@ async function showRun(
   if (options.chart) {
     for (const [key, summary] of sortedEntries(summaries)) {
       if (summary.count < 2 || isSystem(key)) continue;
-      printChart(key, [await chartSeries(localRuns, uid, summary, key, 0)]);
+      printChart(key, [await chartSeries(view, summary, key, 0)]);
     }
   }
 }
 
 /** A metric's chart line: its points in the order logged, one per column at most (the read index). */
 async function chartSeries(
-  localRuns: LocalRuns,
-  uid: string,
+  view: RunView,
   summary: MetricSummary,
   label: string,
   color: number,
 ): Promise<ChartSeries> {
-  const series = await localRuns.series(uid, summary.key, { points: chartColumns(), by: 'order' });
+  const series = await view.series(summary.key, { points: chartColumns(), by: 'order' });
   return {
     label,
     values: series.points.map((p) => p.value).filter((value) => Number.isFinite(value)),
@@ -579,8 +579,9 @@ async function compareRuns(context: CliContext, ids: string[], command: Command)
   if (repeated !== undefined) {
     throw new UsageError(`run ${repeated} is given more than once`);
   }
-  const snapshots = await Promise.all(uids.map((uid) => localRuns.get(uid)));
-  const summaries = await Promise.all(uids.map((uid) => localRuns.summaries(uid)));
+  const views = await Promise.all(uids.map((uid) => localRuns.view(uid)));
+  const snapshots = views.map((view) => view.snapshot);
+  const summaries = views.map((view) => view.summaries);
   const params = sideBySide(snapshots.map((run) => run.params));
   const metrics = sideBySide(snapshots.map((run) => run.metrics));
 
@@ -645,9 +646,7 @@ async function compareRuns(context: CliContext, ids: string[], command: Command)
     for (const [index, run] of snapshots.entries()) {
       const summary = summaries[index]![key];
       if (summary === undefined) continue;
-      lines.push(
-        await chartSeries(localRuns, run.uid, summary, `${labels[index]} ${run.name}`, index),
-      );
+      lines.push(await chartSeries(views[index]!, summary, `${labels[index]} ${run.name}`, index));
     }
     printChart(key, lines);
   }

@@ -6,7 +6,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { ValidationError } from '../contract/errors.js';
-import type { Media, MediaImage, TableCell } from '../contract/types.js';
+import type {
+  HistogramMedia,
+  ImageMedia,
+  Media,
+  MediaImage,
+  TableCell,
+} from '../contract/types.js';
 import { ImageFormatProblem, type ImageInfo, readImageInfo } from './image-info.js';
 import type { ImageEntry, MediaRecord } from './journal-records.js';
 
@@ -403,13 +409,30 @@ export function decodeTableFile(
 }
 
 /** A staged image as flavors and readers get it: its copy's absolute path. */
-export function mediaImageOf(entry: ImageEntry, runDir: string): MediaImage {
+function mediaImageOf(entry: ImageEntry, runDir: string): MediaImage {
   const { file, ...rest } = entry;
   return { localPath: join(runDir, file), ...rest };
 }
 
-/** A journaled media record as a flavor gets it (`logMedia`): paths resolved, a table's rows read. */
-export async function deliveredMedia(record: MediaRecord, runDir: string): Promise<Media> {
+/**
+ * A media value the run logged, as the store lists it: an image or a
+ * histogram whole, a table by its staged file and size (read it with
+ * `LocalRuns.media`).
+ */
+export type LocalMedia =
+  | ImageMedia
+  | HistogramMedia
+  | {
+      kind: 'table';
+      key: string;
+      step: number;
+      timestamp: number;
+      table: { localPath: string; size: number; columns: number; rows: number };
+      images: MediaImage[];
+    };
+
+/** A journaled media record with its paths resolved; a table not read. */
+export function localMediaOf(record: MediaRecord, runDir: string): LocalMedia {
   const { key, step, ts: timestamp } = record;
   switch (record.kind) {
     case 'image':
@@ -417,11 +440,26 @@ export async function deliveredMedia(record: MediaRecord, runDir: string): Promi
     case 'histogram':
       return { kind: 'histogram', key, step, timestamp, bins: record.bins, counts: record.counts };
     case 'table': {
-      const images = record.images.map((entry) => mediaImageOf(entry, runDir));
-      const text = await readFile(join(runDir, record.table.file), 'utf8');
-      return { kind: 'table', key, step, timestamp, ...decodeTableFile(text, images), images };
+      const { file, size, columns, rows } = record.table;
+      return {
+        kind: 'table',
+        key,
+        step,
+        timestamp,
+        table: { localPath: join(runDir, file), size, columns, rows },
+        images: record.images.map((entry) => mediaImageOf(entry, runDir)),
+      };
     }
   }
+}
+
+/** A journaled media record as a flavor gets it (`logMedia`): paths resolved, a table's rows read. */
+export async function deliveredMedia(record: MediaRecord, runDir: string): Promise<Media> {
+  const media = localMediaOf(record, runDir);
+  if (media.kind !== 'table') return media;
+  const { table, ...rest } = media;
+  const text = await readFile(table.localPath, 'utf8');
+  return { ...rest, ...decodeTableFile(text, media.images) };
 }
 
 function invalid(

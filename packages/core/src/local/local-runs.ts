@@ -9,18 +9,18 @@ import { consoleLogger, type Logger } from '../contract/log.js';
 import type {
   ConsoleLine,
   DatasetInput,
-  HistogramMedia,
-  ImageMedia,
   Media,
-  MediaImage,
   MetricPoint,
   RunSource,
   RunStatus,
 } from '../contract/types.js';
 import { JournalReader } from '../engine/journal.js';
 import { consoleLineOf, decodeMetrics, type MediaRecord } from '../engine/journal-records.js';
-import { deliveredMedia, mediaImageOf } from '../engine/media.js';
+import { deliveredMedia, type LocalMedia, localMediaOf } from '../engine/media.js';
 import { RunDir, type RunMeta } from '../engine/run-dir.js';
+
+export type { LocalMedia } from '../engine/media.js';
+
 import { resolveStoreDir } from '../store/store-dir.js';
 import { type MetricSummary, RunIndex, type Series, type SeriesOptions } from './run-index.js';
 
@@ -59,22 +59,13 @@ export interface RunSnapshot extends RunSummary {
   media: LocalMedia[];
 }
 
-/**
- * A media value the run logged, as the store lists it: an image or a
- * histogram whole, a table by its staged file and size (read it with
- * `LocalRuns.media`).
- */
-export type LocalMedia =
-  | ImageMedia
-  | HistogramMedia
-  | {
-      kind: 'table';
-      key: string;
-      step: number;
-      timestamp: number;
-      table: { localPath: string; size: number; columns: number; rows: number };
-      images: MediaImage[];
-    };
+/** A run read once through its read indexes (`LocalRuns.view`). */
+export interface RunView {
+  snapshot: RunSnapshot;
+  summaries: Record<string, MetricSummary>;
+  /** As `LocalRuns.series`, from the same read. */
+  series(key: string, options?: SeriesOptions): Promise<Series>;
+}
 
 interface RunContents {
   snapshot: RunSnapshot;
@@ -135,33 +126,20 @@ export class LocalRuns {
    * from its segments' read indexes: the cost does not grow with its points.
    */
   async get(uid: string): Promise<RunSnapshot> {
+    return (await this.view(uid)).snapshot;
+  }
+
+  /**
+   * One read of the run's read indexes for several questions (what a page
+   * or `runs show` asks): the snapshot, each metric's summary, and series.
+   */
+  async view(uid: string): Promise<RunView> {
     const { dir, meta, index } = await this.index(uid);
-    let status: RunStatus = meta.status;
-    let endTime = meta.endTime;
-    for (const end of index.ends) {
-      if (RunDir.endSuperseded(end.time, index.segments)) continue;
-      status = end.status;
-      endTime = end.time;
-    }
-    const metrics: Record<string, number> = {};
-    for (const [key, s] of Object.entries(index.summaries())) metrics[key] = s.latest.value;
+    const summaries = index.summaries();
     return {
-      ...summary({ ...meta, status, endTime }, dir.path),
-      params: index.params,
-      tags: index.tags(meta.tags),
-      metrics,
-      artifacts: index.artifacts
-        .map((a) => ({
-          path: a.path,
-          size: a.size,
-          sha256: a.sha256,
-          contentType: a.ct,
-          file: join(dir.path, a.file),
-        }))
-        .sort((a, b) => (a.path < b.path ? -1 : 1)),
-      inputs: index.inputs,
-      media: index.media.map((record) => localMediaOf(record, dir.path)),
-      ...(meta.source === undefined ? {} : { source: meta.source }),
+      snapshot: snapshotOf(dir, meta, index, summaries),
+      summaries,
+      series: (key, options = {}) => index.series(key, options),
     };
   }
 
@@ -327,25 +305,40 @@ export class LocalRuns {
   }
 }
 
-function localMediaOf(record: MediaRecord, dir: string): LocalMedia {
-  const { key, step, ts: timestamp } = record;
-  switch (record.kind) {
-    case 'image':
-      return { kind: 'image', key, step, timestamp, image: mediaImageOf(record.image, dir) };
-    case 'histogram':
-      return { kind: 'histogram', key, step, timestamp, bins: record.bins, counts: record.counts };
-    case 'table': {
-      const { file, size, columns, rows } = record.table;
-      return {
-        kind: 'table',
-        key,
-        step,
-        timestamp,
-        table: { localPath: join(dir, file), size, columns, rows },
-        images: record.images.map((entry) => mediaImageOf(entry, dir)),
-      };
-    }
+/** The snapshot of a run from its read indexes: ends applied in segment order, latest metrics. */
+function snapshotOf(
+  dir: RunDir,
+  meta: RunMeta,
+  index: RunIndex,
+  summaries: Record<string, MetricSummary>,
+): RunSnapshot {
+  let status: RunStatus = meta.status;
+  let endTime = meta.endTime;
+  for (const end of index.ends) {
+    if (RunDir.endSuperseded(end.time, index.segments)) continue;
+    status = end.status;
+    endTime = end.time;
   }
+  const metrics: Record<string, number> = {};
+  for (const [key, s] of Object.entries(summaries)) metrics[key] = s.latest.value;
+  return {
+    ...summary({ ...meta, status, endTime }, dir.path),
+    params: index.params,
+    tags: index.tags(meta.tags),
+    metrics,
+    artifacts: index.artifacts
+      .map((a) => ({
+        path: a.path,
+        size: a.size,
+        sha256: a.sha256,
+        contentType: a.ct,
+        file: join(dir.path, a.file),
+      }))
+      .sort((a, b) => (a.path < b.path ? -1 : 1)),
+    inputs: index.inputs,
+    media: index.media.map((record) => localMediaOf(record, dir.path)),
+    ...(meta.source === undefined ? {} : { source: meta.source }),
+  };
 }
 
 function summary(meta: RunMeta, dir: string): RunSummary {
