@@ -11,6 +11,7 @@ import { registerRunsCommands } from './commands/runs.js';
 import { registerSecretCommands } from './commands/secret.js';
 import { registerSyncCommand } from './commands/sync.js';
 import { registerTrackerCommands } from './commands/tracker.js';
+import { registerUiCommand } from './commands/ui.js';
 import { CliContext } from './context.js';
 import { EXIT_OK, EXIT_USAGE, reportError } from './output.js';
 import { VERSION } from './version.js';
@@ -41,6 +42,7 @@ export function buildProgram(): { program: Command; context: CliContext } {
   registerRunsCommands(program, context);
   registerSyncCommand(program, context);
   registerRunCommand(program, context);
+  registerUiCommand(program, context);
 
   for (const command of allCommands(program))
     command.exitOverride().configureOutput({ outputError: () => {} });

@@ -119,6 +119,7 @@ export {
   type LocalArtifact,
   type LocalMedia,
   LocalRuns,
+  type RunDelivery,
   type RunSnapshot,
   type RunSummary,
   type RunView,

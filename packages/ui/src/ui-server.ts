@@ -7,13 +7,17 @@
  *   GET /api/runs?experiment=&filter=      the runs (newest first), each with its latest
  *                                          metrics, params and tags; `filter` in MLflow's
  *                                          search syntax
- *   GET /api/runs/:uid                     the run's snapshot and each metric's summary
+ *   GET /api/runs/:uid                     the run's snapshot (with each destination's
+ *                                          delivery) and each metric's summary
  *   GET /api/runs/:uid/series?key=&from=&to=&points=&by=
  *                                          a chart's series (exact points for a zoomed range)
  *   GET /api/runs/:uid/console             the console output, as text
  *   GET /api/runs/:uid/artifacts/<path>    an artifact's staged copy, by its artifact path
+ *   GET /api/runs/:uid/media/:n            the run's n-th media value's file: an image's bytes,
+ *                                          a table's staged JSON (`/images/:i` its image cells)
  *   GET /api/runs/:uid/events              server-sent events: the run's summaries, each time
  *                                          they change (a live run), then `end`
+ *   GET /, /assets/*                       the web pages (built by Vite into dist/web)
  *
  * Security, as Jupyter does it: a random token in the printed URL, required
  * on every request (`?token=`, then a cookie, or `Authorization: Bearer`);
@@ -23,14 +27,16 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { serve } from '@hono/node-server';
-import { LocalRuns, type RunSnapshot, TrackstackError } from '@trackstack/core';
+import { LocalRuns, type RunDelivery, type RunSnapshot, TrackstackError } from '@trackstack/core';
 import { matchesRunFilter, parseRunFilter } from '@trackstack/core/store';
 import { Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
+import { defaultWebDir, loadWebAssets } from './web-assets.js';
 
 export interface UiOptions {
   /** The store whose runs it serves. */
@@ -43,6 +49,8 @@ export interface UiOptions {
   token?: string;
   /** How often a live run's page is checked for new data, ms. Default 500. */
   liveIntervalMs?: number;
+  /** The built web pages. Default: the package's own (`dist/web`). */
+  webDir?: string;
 }
 
 export interface UiServer {
@@ -62,8 +70,10 @@ export function uiApp(options: {
   token: string;
   allowedHosts: () => ReadonlySet<string>;
   liveIntervalMs?: number;
+  webDir?: string;
 }): Hono {
   const runs = new LocalRuns(options.storeDir);
+  const assets = loadWebAssets(options.webDir ?? defaultWebDir());
   const app = new Hono();
   const expected = Buffer.from(options.token);
   const tokenOk = (given: string | undefined) => {
@@ -101,17 +111,17 @@ export function uiApp(options: {
     const experiment = c.req.query('experiment');
     const filter = c.req.query('filter');
     const clauses = filter === undefined ? [] : parseRunFilter(filter);
-    const out: RunSnapshot[] = [];
+    const out: unknown[] = [];
     for (const summary of await runs.list(experiment === undefined ? {} : { experiment })) {
-      const snapshot = await runs.get(summary.uid);
-      if (matchesRunFilter(clauses, snapshot)) out.push(snapshot);
+      const { snapshot, deliveries } = await runs.view(summary.uid);
+      if (matchesRunFilter(clauses, snapshot)) out.push(plainSnapshot(snapshot, deliveries));
     }
-    return c.json({ runs: out.map(plainSnapshot) });
+    return c.json({ runs: out });
   });
 
   app.get('/api/runs/:uid', async (c) => {
-    const { snapshot, summaries } = await runs.view(c.req.param('uid'));
-    return c.json({ run: plainSnapshot(snapshot), summaries: plain(summaries) });
+    const { snapshot, summaries, deliveries } = await runs.view(c.req.param('uid'));
+    return c.json({ run: plainSnapshot(snapshot, deliveries), summaries: plain(summaries) });
   });
 
   app.get('/api/runs/:uid/series', async (c) => {
@@ -146,15 +156,32 @@ export function uiApp(options: {
     // Only a path the run logged: the file served is the run's own staged copy.
     const artifact = (await runs.get(uid)).artifacts.find((a) => a.path === path);
     if (artifact === undefined) return c.json({ error: `run ${uid} has no artifact ${path}` }, 404);
-    return new Response(Readable.toWeb(createReadStream(artifact.file)) as ReadableStream, {
-      headers: {
-        'content-type': artifact.contentType,
-        'content-length': String(artifact.size),
-        // An artifact is shown, never run as this origin's page.
-        'content-security-policy': "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
-        'x-content-type-options': 'nosniff',
-      },
-    });
+    return fileResponse(artifact.file, artifact.contentType, artifact.size);
+  });
+
+  app.get('/api/runs/:uid/media/:n/:part?/:i?', async (c) => {
+    const uid = c.req.param('uid');
+    const n = Number(c.req.param('n'));
+    const media = Number.isInteger(n) ? (await runs.get(uid)).media[n] : undefined;
+    if (media === undefined) return c.json({ error: `run ${uid} has no media value ${n}` }, 404);
+    const part = c.req.param('part');
+    if (part === undefined && media.kind === 'image') {
+      const { localPath, format, size } = media.image;
+      return fileResponse(localPath, `image/${format}`, size);
+    }
+    if (part === undefined && media.kind === 'histogram') return c.json(plain(media));
+    if (media.kind === 'table' && part === undefined) {
+      // The staged file as it is: `{ columns, rows }`, an image cell as `{ $image: i }`,
+      // a non-finite number as `{ $number }`.
+      const text = await readFile(media.table.localPath, 'utf8');
+      return c.body(text, 200, { 'content-type': 'application/json' });
+    }
+    const image =
+      media.kind === 'table' && part === 'images'
+        ? media.images[Number(c.req.param('i'))]
+        : undefined;
+    if (image === undefined) return c.json({ error: 'no such media file' }, 404);
+    return fileResponse(image.localPath, `image/${image.format}`, image.size);
   });
 
   app.get('/api/runs/:uid/events', (c) => {
@@ -178,7 +205,36 @@ export function uiApp(options: {
     });
   });
 
+  app.get('*', (c) => {
+    const asset = assets.get(new URL(c.req.url).pathname);
+    if (asset === undefined) {
+      if (assets.size === 0) {
+        return c.text('the web pages are not built: run `pnpm build` in packages/ui', 503);
+      }
+      return c.json({ error: 'not found' }, 404);
+    }
+    return c.body(new Uint8Array(asset.body), 200, {
+      'content-type': asset.contentType,
+      'cache-control': asset.immutable ? 'private, max-age=31536000, immutable' : 'no-cache',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy':
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    });
+  });
+
   return app;
+}
+
+/** A staged file of the run, shown and never run as this origin's page. */
+function fileResponse(file: string, contentType: string, size: number): Response {
+  return new Response(Readable.toWeb(createReadStream(file)) as ReadableStream, {
+    headers: {
+      'content-type': contentType,
+      'content-length': String(size),
+      'content-security-policy': "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+      'x-content-type-options': 'nosniff',
+    },
+  });
 }
 
 /** Starts the viewer's server; resolves once it listens. */
@@ -191,6 +247,7 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
     token,
     allowedHosts: () => allowed,
     ...(options.liveIntervalMs === undefined ? {} : { liveIntervalMs: options.liveIntervalMs }),
+    ...(options.webDir === undefined ? {} : { webDir: options.webDir }),
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 0 }, () =>
@@ -233,6 +290,7 @@ function plain<T>(value: T, hidden: ReadonlySet<string> = new Set()): T {
 /** The paths of this machine in a snapshot: the run's directory, staged copies. */
 const LOCAL_PATHS: ReadonlySet<string> = new Set(['dir', 'file', 'localPath']);
 
-function plainSnapshot(snapshot: RunSnapshot): unknown {
-  return plain(snapshot, LOCAL_PATHS);
+/** A run as the pages get it: its snapshot and each destination's delivery. */
+function plainSnapshot(snapshot: RunSnapshot, deliveries: RunDelivery[]): unknown {
+  return plain({ ...snapshot, deliveries }, LOCAL_PATHS);
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BackendError } from '../contract/errors.js';
 import { silentLogger } from '../contract/log.js';
+import { LocalRuns } from '../local/local-runs.js';
 import { InMemoryBackend, InMemoryTracker } from '../testing/in-memory-tracker.js';
 import { createTracker } from '../tracker/tracker.js';
 import { JournalReader } from './journal.js';
@@ -141,5 +142,36 @@ describe('a backend that comes back', () => {
     // backoffs would add up to 7.75-15.5 s.
     expect(Date.now() - started).toBeLessThan(6000);
     expect(stored(run.uid).status).toBe('FINISHED');
+  });
+});
+
+describe("a run's delivery state, as the store reads it (LocalRuns.deliveries)", () => {
+  it('counts the records a destination has not acknowledged, then its finished run', async () => {
+    const run = await runs().startRun({ flushIntervalMs: 20, systemMetrics: false });
+    await run.flush();
+    const store = new LocalRuns(storeDir, silentLogger);
+    const [ready] = await store.deliveries(run.uid);
+    expect(ready).toMatchObject({ runId: stored(run.uid).runId, pending: 0, finished: undefined });
+    backend().breakDown(
+      'writeBatch',
+      () => new BackendError('BACKEND_UNREACHABLE', 'refused', { retryable: true }),
+    );
+    for (let i = 0; i < 5; i++) {
+      run.logMetric('m', i, { step: i });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const [down] = await store.deliveries(run.uid);
+    expect(down!.pending).toBeGreaterThan(0);
+    expect((await store.view(run.uid)).deliveries).toEqual([down]);
+    backend().heal();
+    await run.end();
+    const [done] = await store.deliveries(run.uid);
+    expect(done).toEqual({
+      destination: (await store.get(run.uid)).destinations[0],
+      runId: stored(run.uid).runId,
+      url: `memory://${backendName}/${stored(run.uid).runId}`,
+      pending: 0,
+      finished: 'FINISHED',
+    });
   });
 });

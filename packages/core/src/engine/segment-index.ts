@@ -8,9 +8,9 @@
  *
  * Per metric key: count, non-finite count, min, max, sum, first and latest
  * point, an envelope of at most ENVELOPE_BUCKETS buckets over the steps (each
- * bucket: its steps, count, min, max, sum of its points), and the journal
- * blocks that hold the key's points (offset, length, steps), so a zoomed
- * chart reads only those. Besides: params, tags, artifacts, inputs, media and
+ * bucket: its steps, the smallest and largest timestamp, count, min, max, sum
+ * of its points), and the journal blocks that hold the key's points (offset,
+ * length, steps), so a zoomed chart reads only those. Besides: params, tags, artifacts, inputs, media and
  * end records, as the segment has them.
  */
 import type { DatasetInput } from '../contract/types.js';
@@ -23,7 +23,11 @@ import {
   type MediaRecord,
 } from './journal-records.js';
 
-export const SEGMENT_INDEX_VERSION = 1;
+/**
+ * The saved index's form. An index of another version is not read: the
+ * journal is indexed again (2: buckets carry their points' timestamps).
+ */
+export const SEGMENT_INDEX_VERSION = 2;
 /** Buckets of a key's envelope at most: about a chart's width in pixels / 2. */
 export const ENVELOPE_BUCKETS = 512;
 
@@ -32,12 +36,15 @@ type IndexPoint = [step: number, value: number, timestamp: number];
 
 /**
  * Points of a bucket of steps `[i × width, (i + 1) × width)`: min and max of finite values
- * (NaN when there is none; null in the saved file), their sum.
+ * (NaN when there is none; null in the saved file), their sum, and when they were logged.
  */
 export interface EnvelopeBucket {
   /** First and last step with a point. */
   s0: number;
   s1: number;
+  /** Smallest and largest timestamp (epoch ms) of its points. */
+  t0: number;
+  t1: number;
   /** Points, and how many of them are NaN or ±Infinity (not in min, max, sum). */
   n: number;
   bad: number;
@@ -313,8 +320,11 @@ export class SegmentIndex {
 function liveEnvelope(envelope: Envelope): LiveEnvelope {
   const buckets = new Map<number, EnvelopeBucket>();
   for (const [index, bucket] of envelope.buckets) {
-    const { s0, s1, n, bad, min, max, sum } = bucket;
-    buckets.set(index, newBucket(s0, s1, n, bad, min ?? Number.NaN, max ?? Number.NaN, sum));
+    const { s0, s1, t0, t1, n, bad, min, max, sum } = bucket;
+    buckets.set(
+      index,
+      newBucket(s0, s1, t0, t1, n, bad, min ?? Number.NaN, max ?? Number.NaN, sum),
+    );
   }
   return newEnvelope(envelope.width, buckets);
 }
@@ -340,8 +350,8 @@ function addPoint(key: LiveKey, step: number, value: number, timestamp: number):
     key.latestValue = value;
     key.latestTs = timestamp;
   }
-  addToEnvelope(key.steps, step, step, value, finite);
-  addToEnvelope(key.order, ordinal, step, value, finite);
+  addToEnvelope(key.steps, step, step, value, timestamp, finite);
+  addToEnvelope(key.order, ordinal, step, value, timestamp, finite);
 }
 
 function addToEnvelope(
@@ -349,6 +359,7 @@ function addToEnvelope(
   position: number,
   step: number,
   value: number,
+  timestamp: number,
   finite: boolean,
 ): void {
   const last = envelope.last;
@@ -356,6 +367,8 @@ function addToEnvelope(
     last.n += 1;
     if (step < last.s0) last.s0 = step;
     if (step > last.s1) last.s1 = step;
+    if (timestamp < last.t0) last.t0 = timestamp;
+    if (timestamp > last.t1) last.t1 = timestamp;
     if (finite) {
       if (!(value >= last.min)) last.min = value;
       if (!(value <= last.max)) last.max = value;
@@ -368,10 +381,10 @@ function addToEnvelope(
   const index = Math.floor(position / envelope.width);
   let bucket = envelope.buckets.get(index);
   if (bucket === undefined) {
-    bucket = newBucket(step, step, 0, 0, Number.NaN, Number.NaN, 0);
+    bucket = newBucket(step, step, timestamp, timestamp, 0, 0, Number.NaN, Number.NaN, 0);
     envelope.buckets.set(index, bucket);
     if (envelope.buckets.size > ENVELOPE_BUCKETS) {
-      addToBucket(bucket, step, value, finite);
+      addToBucket(bucket, step, value, timestamp, finite);
       coarsen(envelope);
       return;
     }
@@ -380,13 +393,21 @@ function addToEnvelope(
   envelope.last = bucket;
   envelope.lo = index * envelope.width;
   envelope.hi = envelope.lo + envelope.width;
-  addToBucket(bucket, step, value, finite);
+  addToBucket(bucket, step, value, timestamp, finite);
 }
 
-function addToBucket(bucket: EnvelopeBucket, step: number, value: number, finite: boolean): void {
+function addToBucket(
+  bucket: EnvelopeBucket,
+  step: number,
+  value: number,
+  timestamp: number,
+  finite: boolean,
+): void {
   bucket.n += 1;
   if (step < bucket.s0) bucket.s0 = step;
   if (step > bucket.s1) bucket.s1 = step;
+  if (timestamp < bucket.t0) bucket.t0 = timestamp;
+  if (timestamp > bucket.t1) bucket.t1 = timestamp;
   if (!finite) {
     bucket.bad += 1;
     return;
@@ -412,10 +433,13 @@ function coarsen(envelope: LiveEnvelope): void {
   }
 }
 
+/** The points of both buckets as one bucket (a new object; neither is changed). */
 export function mergeBuckets(a: EnvelopeBucket, b: EnvelopeBucket): EnvelopeBucket {
   return newBucket(
     Math.min(a.s0, b.s0),
     Math.max(a.s1, b.s1),
+    Math.min(a.t0, b.t0),
+    Math.max(a.t1, b.t1),
     a.n + b.n,
     a.bad + b.bad,
     Number.isNaN(a.min) ? b.min : Number.isNaN(b.min) ? a.min : Math.min(a.min, b.min),
@@ -428,17 +452,19 @@ export function mergeBuckets(a: EnvelopeBucket, b: EnvelopeBucket): EnvelopeBuck
 function newBucket(
   s0: number,
   s1: number,
+  t0: number,
+  t1: number,
   n: number,
   bad: number,
   min: number,
   max: number,
   sum: number,
 ): EnvelopeBucket {
-  return { s0, s1, n, bad, min, max, sum };
+  return { s0, s1, t0, t1, n, bad, min, max, sum };
 }
 
 function copyBucket(b: EnvelopeBucket): EnvelopeBucket {
-  return newBucket(b.s0, b.s1, b.n, b.bad, b.min, b.max, b.sum);
+  return newBucket(b.s0, b.s1, b.t0, b.t1, b.n, b.bad, b.min, b.max, b.sum);
 }
 
 /**

@@ -17,7 +17,7 @@ import type {
 import { JournalReader } from '../engine/journal.js';
 import { consoleLineOf, decodeMetrics, type MediaRecord } from '../engine/journal-records.js';
 import { deliveredMedia, type LocalMedia, localMediaOf } from '../engine/media.js';
-import { RunDir, type RunMeta } from '../engine/run-dir.js';
+import { type DeliveryState, RunDir, type RunMeta } from '../engine/run-dir.js';
 
 export type { LocalMedia } from '../engine/media.js';
 
@@ -59,10 +59,24 @@ export interface RunSnapshot extends RunSummary {
   media: LocalMedia[];
 }
 
+/** How far a run reached one of its destinations (a tracker it was started for or synced to). */
+export interface RunDelivery {
+  destination: string;
+  /** The backend's run id and page, once the backend made the run. */
+  runId?: string | undefined;
+  url?: string | undefined;
+  /** Journal records the destination has not acknowledged (or refused) yet. */
+  pending: number;
+  /** The final status the backend acknowledged. */
+  finished?: RunStatus | undefined;
+}
+
 /** A run read once through its read indexes (`LocalRuns.view`). */
 export interface RunView {
   snapshot: RunSnapshot;
   summaries: Record<string, MetricSummary>;
+  /** Per destination, in the order of `snapshot.destinations`. */
+  deliveries: RunDelivery[];
   /** As `LocalRuns.series`, from the same read. */
   series(key: string, options?: SeriesOptions): Promise<Series>;
 }
@@ -139,8 +153,15 @@ export class LocalRuns {
     return {
       snapshot: snapshotOf(dir, meta, index, summaries),
       summaries,
+      deliveries: await deliveriesOf(dir, meta, index),
       series: (key, options = {}) => index.series(key, options),
     };
+  }
+
+  /** How far the run reached each of its destinations: pending records, the backend's run page. */
+  async deliveries(uid: string): Promise<RunDelivery[]> {
+    const { dir, meta, index } = await this.index(uid);
+    return deliveriesOf(dir, meta, index);
   }
 
   /** Each metric's count, min, max, mean, first and latest point, from the read indexes. */
@@ -363,4 +384,28 @@ function latest(points: MetricPoint[]): MetricPoint {
     }
   }
   return best;
+}
+
+/**
+ * Each destination's delivery: its cursors against the segments' last records (a cursor
+ * covers every record up to its `q`; a segment's records are numbered from its header, 0).
+ */
+async function deliveriesOf(dir: RunDir, meta: RunMeta, index: RunIndex): Promise<RunDelivery[]> {
+  const out: RunDelivery[] = [];
+  for (const destination of meta.destinations) {
+    const state = await dir.readDeliveryState(destination).catch(() => ({}) as DeliveryState);
+    let pending = 0;
+    for (const part of index.parts) {
+      const cursor = await dir.readCursor(destination, part.segment).catch(() => ({ q: 0 }));
+      pending += Math.max(0, part.index.q - cursor.q);
+    }
+    out.push({
+      destination,
+      runId: state.ref?.runId,
+      url: state.ref?.url,
+      pending,
+      finished: state.finished,
+    });
+  }
+  return out;
 }

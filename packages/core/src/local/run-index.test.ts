@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -105,6 +105,8 @@ describe('the read index', () => {
       const inside = points.filter((p) => p.step >= bucket.step && p.step <= bucket.stepEnd);
       expect(Math.min(...inside.map((p) => p.value))).toBe(bucket.min);
       expect(Math.max(...inside.map((p) => p.value))).toBe(bucket.max);
+      expect(Math.min(...inside.map((p) => p.timestamp))).toBe(bucket.time);
+      expect(Math.max(...inside.map((p) => p.timestamp))).toBe(bucket.timeEnd);
     }
     // Asked for more points than the envelope has buckets: still the envelope's buckets at most.
     const wide = await runs.series(uid, 'loss', { points: 5_000 });
@@ -114,6 +116,9 @@ describe('the read index', () => {
     const every = await runs.series(uid, 'loss', { points: 100_000 });
     expect(every.exact).toBe(true);
     expect(every.points.map((p) => p.value)).toEqual(points.map((p) => p.value));
+    expect(every.points.map((p) => [p.time, p.timeEnd])).toEqual(
+      points.map((p) => [p.timestamp, p.timestamp]),
+    );
   });
 
   it('charts points all logged at one step by their order (the order envelope)', async () => {
@@ -159,5 +164,117 @@ describe('the read index', () => {
     const [file] = await readdir(join(storeDir, 'runs', 'live', 'index'));
     await writeFile(join(storeDir, 'runs', 'live', 'index', file!), '{not json');
     expect((await runs.summaries('live')).m).toMatchObject({ count: 100, min: 0, max: 99 });
+  });
+
+  it('gives each series point its wall-clock time: the timestamp when exact, the span of a bucket', async () => {
+    const base = Date.UTC(2024, 0, 1);
+    const run = await tracker().startRun({ id: 'timed', flushIntervalMs: 0, systemMetrics: false });
+    // Two points a step, the later logged with the earlier timestamp.
+    for (let step = 0; step < 4000; step++) {
+      run.logMetric('m', step, { step, timestamp: base + 1000 * step + 500 });
+      run.logMetric('m', -step, { step, timestamp: base + 1000 * step });
+    }
+    await run.end();
+    const runs = new LocalRuns(storeDir);
+    const exact = await runs.series('timed', 'm', { from: 10, to: 11 });
+    expect(exact).toEqual({
+      key: 'm',
+      exact: true,
+      points: [
+        {
+          step: 10,
+          stepEnd: 10,
+          time: base + 10_500,
+          timeEnd: base + 10_500,
+          value: 10,
+          min: 10,
+          max: 10,
+          count: 1,
+        },
+        {
+          step: 10,
+          stepEnd: 10,
+          time: base + 10_000,
+          timeEnd: base + 10_000,
+          value: -10,
+          min: -10,
+          max: -10,
+          count: 1,
+        },
+        {
+          step: 11,
+          stepEnd: 11,
+          time: base + 11_500,
+          timeEnd: base + 11_500,
+          value: 11,
+          min: 11,
+          max: 11,
+          count: 1,
+        },
+        {
+          step: 11,
+          stepEnd: 11,
+          time: base + 11_000,
+          timeEnd: base + 11_000,
+          value: -11,
+          min: -11,
+          max: -11,
+          count: 1,
+        },
+      ],
+    });
+    // 8000 points over 4000 steps: the envelope has 500 buckets of 8 steps; 100 points merge 5 each.
+    const bucketed = await runs.series('timed', 'm', { points: 100 });
+    expect(bucketed.exact).toBe(false);
+    expect(bucketed.points).toHaveLength(100);
+    expect(bucketed.points[0]).toEqual({
+      step: 0,
+      stepEnd: 39,
+      time: base,
+      timeEnd: base + 39_500,
+      value: 0,
+      min: -39,
+      max: 39,
+      count: 80,
+    });
+    for (const p of bucketed.points) {
+      expect(p.time).toBe(base + 1000 * p.step);
+      expect(p.timeEnd).toBe(base + 1000 * p.stepEnd + 500);
+    }
+    expect(bucketed.points.at(-1)).toMatchObject({ stepEnd: 3999, timeEnd: base + 3_999_500 });
+    // By order: the same spans.
+    const ordered = await runs.series('timed', 'm', { points: 100, by: 'order' });
+    expect(ordered.points[0]).toMatchObject({ stepEnd: 39, time: base, timeEnd: base + 39_500 });
+  });
+
+  it('ignores an index of version 1 and builds it again from the journal', async () => {
+    const base = Date.UTC(2024, 0, 1);
+    const run = await tracker().startRun({ id: 'old', flushIntervalMs: 0, systemMetrics: false });
+    for (let step = 0; step < 100; step++)
+      run.logMetric('m', step, { step, timestamp: base + 1000 * step });
+    await run.end();
+    const [file] = await readdir(join(storeDir, 'runs', 'old', 'index'));
+    const path = join(storeDir, 'runs', 'old', 'index', file!);
+    const saved = JSON.parse(await readFile(path, 'utf8'));
+    expect(saved.v).toBe(2);
+    // What version 1 saved: no timestamps in the buckets (and here, counts a reader must not trust).
+    for (const [, bucket] of saved.keys.m.steps.buckets) {
+      delete bucket.t0;
+      delete bucket.t1;
+    }
+    saved.keys.m.n = 1;
+    saved.v = 1;
+    await writeFile(path, JSON.stringify(saved));
+    const runs = new LocalRuns(storeDir);
+    expect((await runs.summaries('old')).m).toMatchObject({ count: 100, min: 0, max: 99 });
+    const series = await runs.series('old', 'm', { points: 10 });
+    expect(series.exact).toBe(false);
+    expect(series.points[0]).toMatchObject({ step: 0, time: base });
+    expect(series.points.at(-1)).toMatchObject({ stepEnd: 99, timeEnd: base + 99_000 });
+    // Saved again, of this version.
+    const rebuilt = JSON.parse(await readFile(path, 'utf8'));
+    expect(rebuilt.v).toBe(2);
+    expect(rebuilt.keys.m.n).toBe(100);
+    expect(rebuilt.keys.m.steps.buckets[0][1]).toMatchObject({ t0: base, t1: base });
   });
 });

@@ -37,12 +37,20 @@ export interface MetricSummary {
   latest: { step: number; value: number; timestamp: number };
 }
 
-/** A chart's point: one logged point (`exact`), or the points of a bucket of steps. */
+/**
+ * A chart's point: one logged point (`exact`), or the points of a bucket of steps.
+ * `time` and `timeEnd` place it on a wall-clock axis (or one relative to the run's
+ * first point).
+ */
 export interface SeriesPoint {
   /** The bucket's first step (the point's step when exact). */
   step: number;
-  /** The bucket's last step. */
+  /** The bucket's last step (the point's step when exact). */
   stepEnd: number;
+  /** The earliest timestamp (ms since epoch) of the bucket's points (the point's timestamp when exact). */
+  time: number;
+  /** The latest timestamp (ms since epoch) of the bucket's points (the point's timestamp when exact). */
+  timeEnd: number;
   /** Mean of the finite values (the value when exact); NaN when there is none. */
   value: number;
   min: number;
@@ -220,6 +228,8 @@ export class RunIndex {
         points: points.map((p) => ({
           step: p.step,
           stepEnd: p.step,
+          time: p.timestamp,
+          timeEnd: p.timestamp,
           value: p.value,
           min: p.value,
           max: p.value,
@@ -227,17 +237,20 @@ export class RunIndex {
         })),
       };
     }
-    // Buckets, merged in runs so that at most `want` remain.
+    // Buckets, merged in runs so that at most `want` remain (mergeBuckets makes a new bucket:
+    // the index's are not changed). A merged bucket spans its parts' steps and times.
     const per = Math.ceil(inRange.length / want);
     const out: SeriesPoint[] = [];
     for (let i = 0; i < inRange.length; i += per) {
-      let bucket: EnvelopeBucket = { ...inRange[i]![1] };
+      let bucket: EnvelopeBucket = inRange[i]![1];
       for (let j = i + 1; j < Math.min(i + per, inRange.length); j++)
         bucket = mergeBuckets(bucket, inRange[j]![1]);
       const finite = bucket.n - bucket.bad;
       out.push({
         step: bucket.s0,
         stepEnd: bucket.s1,
+        time: bucket.t0,
+        timeEnd: bucket.t1,
         value: finite > 0 ? bucket.sum / finite : Number.NaN,
         min: bucket.min,
         max: bucket.max,
