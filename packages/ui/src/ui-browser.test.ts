@@ -10,12 +10,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTracker, LocalExperimentTracker, type Run, silentLogger } from '@trackstack/core';
 import { InMemoryTracker } from '@trackstack/core/testing';
-import type { Browser, Page } from 'playwright-core';
+import {
+  type Browser,
+  chromiumPath,
+  launchBrowser,
+  linePixels,
+  type Page,
+  screenshot as save,
+} from '@trackstack/test-harness/browser';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, launchBrowser, linePixels, screenshot } from './__fixtures__/browser.js';
 import { startUi, type UiServer } from './ui-server.js';
 
+const screenshot = (page: Page, name: string) => save(page, join(import.meta.dirname, '..'), name);
 const haveBrowser = chromiumPath() !== undefined;
 if (!haveBrowser && process.env.CI === 'true')
   throw new Error('CI needs chromium (.ci/run installs it)');

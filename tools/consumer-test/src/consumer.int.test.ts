@@ -3,7 +3,7 @@
  * rewritten), installed with npm from the tarballs into a fresh project
  * outside the monorepo (no workspace links), typechecked with tsc, and run.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,14 @@ const pnpm = join(root, 'node_modules/.bin/pnpm');
 let work: string;
 /** The packed tarball of each package, by its directory name under packages/. */
 const tarballs: Record<string, string> = {};
-const PACKED = ['core', 'cli', 'tracker-mlflow', 'tracker-wandb', 'tracker-template'] as const;
+const PACKED = [
+  'core',
+  'cli',
+  'ui',
+  'tracker-mlflow',
+  'tracker-wandb',
+  'tracker-template',
+] as const;
 /** A 24×16 PNG (the conformance kit's TEST_PNG), for the programs below. */
 const TEST_PNG_BASE64 =
   'iVBORw0KGgoAAAANSUhEUgAAABgAAAAQCAIAAACDRijCAAAAIElEQVR4nGNkYGjgYmCgHLEw8DNQBYwaNGrQqEEj1SAA0KAChbGsTJsAAAAASUVORK5CYII=';
@@ -159,8 +166,9 @@ console.log(JSON.stringify({ version: VERSION, status: report.status, loss, flav
     }
   });
 
-  it('core + cli: `trackstack` runs a program in a run and lists it', async () => {
-    const dir = await project('with-cli', [tarballs.core!, tarballs.cli!, 'zod@4']);
+  it('core + cli: `trackstack` runs a program in a run, lists it, and serves it in `trackstack ui`', async () => {
+    // The CLI depends on @trackstack/ui: here its tarball, for users the registry's.
+    const dir = await project('with-cli', [tarballs.core!, tarballs.cli!, tarballs.ui!, 'zod@4']);
     await writeFile(join(dir, 'main.ts'), 'export {};\n');
     const env = { ...process.env, TRACKSTACK_HOME: join(dir, '.store') };
     const bin = join(dir, 'node_modules/.bin/trackstack');
@@ -181,6 +189,37 @@ console.log(JSON.stringify({ version: VERSION, status: report.status, loss, flav
     expect(wrapped.stdout).toContain('42');
     const listed = spawnSync(bin, ['runs', 'list', '--json'], { cwd: dir, encoding: 'utf8', env });
     expect(JSON.parse(listed.stdout).map((r: { name: string }) => r.name)).toEqual(['wrapped']);
+
+    // The viewer, from the installed packages: its URL last, its built pages and the run there.
+    const viewer = spawn(bin, ['ui', '--port', '0'], { cwd: dir, env });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        viewer.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const last = out.trimEnd().split('\n').at(-1) ?? '';
+          if (out.endsWith('\n') && last.startsWith('http://')) resolve(last);
+        });
+        viewer.once('exit', (code) => reject(new Error(`trackstack ui exited ${code}`)));
+      });
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
+      const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
+      expect(script, html).toBeDefined();
+      const asset = await fetch(new URL(script!, url), { headers: { cookie } });
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get('content-type')).toMatch(/javascript/);
+      const runs = (await (
+        await fetch(new URL('/api/runs', url), { headers: { cookie } })
+      ).json()) as {
+        runs: { name: string }[];
+      };
+      expect(runs.runs.map((r: { name: string }) => r.name)).toEqual(['wrapped']);
+    } finally {
+      viewer.kill('SIGINT');
+    }
   });
 
   it('types: every published entry point typechecks with TypeScript alone (no @types/node)', async () => {

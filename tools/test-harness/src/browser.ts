@@ -25,12 +25,14 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Where a test's screenshots go, for a reader to look at. */
-const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'test-output', 'screenshots');
-
-export async function screenshot(page: Page, name: string): Promise<string> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  const path = join(SCREENSHOTS, `${name}.png`);
+/**
+ * Saves a full-page screenshot as `<packageDir>/test-output/screenshots/<name>.png`, for a
+ * reader to look at (test-output/ is not committed).
+ */
+export async function screenshot(page: Page, packageDir: string, name: string): Promise<string> {
+  const dir = join(packageDir, 'test-output', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
 }
@@ -49,3 +51,4 @@ export function linePixels(page: Page, selector: string): Promise<number[]> {
     }),
   );
 }
+export type { Browser, Page } from 'playwright-core';
