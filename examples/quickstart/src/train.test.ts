@@ -40,6 +40,7 @@ describe('train', () => {
     expect(output).toContain(result.uid);
     expect(output).toContain(result.dir);
     expect(output).toContain(`trackstack runs show ${result.uid}`);
+    expect(output).toContain('trackstack ui');
   });
 
   it('stores the run with its params, tags and final status', async () => {

@@ -102,8 +102,9 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
     if (report.hint !== undefined) log(`  ${report.hint}`);
     log('Look at it with:');
     log(`  trackstack runs show ${run.uid}`);
+    log('  trackstack ui                  (every run in a web page)');
     log(
-      `  (in this repository: pnpm --filter @trackstack/example-quickstart exec trackstack runs show ${run.uid})`,
+      `  (in this repository: pnpm --filter @trackstack/example-quickstart exec trackstack runs show ${run.uid}, and npm run ui)`,
     );
     return { uid: run.uid, dir: run.dir, url: run.url, status: report.status, ...outcome };
   } finally {

@@ -118,6 +118,20 @@ describe('the viewer server', () => {
     expect((await api('/api/runs/no-such-run')).status).toBe(404);
   });
 
+  it("gives a run's first charts with it, at the width asked for", async () => {
+    const body = (await (await api(`/api/runs/${baseline.uid}?points=100`)).json()) as {
+      series: Record<string, { exact: boolean; points: { count: number }[] }>;
+    };
+    expect(Object.keys(body.series).sort()).toEqual(['loss', 'val/acc']);
+    expect(body.series.loss!.points.length).toBeLessThanOrEqual(100);
+    expect(body.series.loss!.points.reduce((n, p) => n + p.count, 0)).toBe(5000);
+    const bad = await api(`/api/runs/${baseline.uid}?points=-3`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(
+      /points must be a positive integer/,
+    );
+  });
+
   it("serves a chart's series at the resolution asked for, exact when zoomed in", async () => {
     const wide = (await (
       await api(`/api/runs/${baseline.uid}/series?key=loss&points=200`)

@@ -7,8 +7,9 @@
  *   GET /api/runs?experiment=&filter=      the runs (newest first), each with its latest
  *                                          metrics, params and tags; `filter` in MLflow's
  *                                          search syntax
- *   GET /api/runs/:uid                     the run's snapshot (with each destination's
- *                                          delivery) and each metric's summary
+ *   GET /api/runs/:uid?points=             the run's snapshot (with each destination's
+ *                                          delivery), each metric's summary and, with
+ *                                          `points`, the series of its charts (not system/*)
  *   GET /api/runs/:uid/series?key=&from=&to=&points=&by=
  *                                          a chart's series (exact points for a zoomed range)
  *   GET /api/runs/:uid/console             the console output, as text
@@ -31,7 +32,13 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { serve } from '@hono/node-server';
-import { LocalRuns, type RunDelivery, type RunSnapshot, TrackstackError } from '@trackstack/core';
+import {
+  LocalRuns,
+  type RunDelivery,
+  type RunSnapshot,
+  type Series,
+  TrackstackError,
+} from '@trackstack/core';
 import { matchesRunFilter, parseRunFilter } from '@trackstack/core/store';
 import { Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
@@ -62,6 +69,20 @@ export interface UiServer {
 }
 
 const COOKIE = 'trackstack_ui_token';
+/** At most this many series in a run's answer (`?points=`); the page asks for the others. */
+const EMBEDDED_SERIES = 24;
+
+/** A query number that must be a positive integer (a typed 400 otherwise). */
+function positive(text: string, name: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TrackstackError(
+      'INVALID_FILTER',
+      `${name} must be a positive integer, not ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
+}
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
 /** The API as a Hono app (what `startUi` serves), for a store and a token. */
@@ -120,8 +141,23 @@ export function uiApp(options: {
   });
 
   app.get('/api/runs/:uid', async (c) => {
-    const { snapshot, summaries, deliveries } = await runs.view(c.req.param('uid'));
-    return c.json({ run: plainSnapshot(snapshot, deliveries), summaries: plain(summaries) });
+    const view = await runs.view(c.req.param('uid'));
+    const { snapshot, summaries, deliveries } = view;
+    const points = c.req.query('points');
+    // The page's first charts in the same answer: every key's series but system metrics'.
+    const series: Record<string, Series> = {};
+    if (points !== undefined) {
+      const count = positive(points, 'points');
+      const keys = Object.keys(summaries).filter((k) => !k.startsWith('system/'));
+      for (const key of keys.slice(0, EMBEDDED_SERIES)) {
+        series[key] = await view.series(key, { points: count });
+      }
+    }
+    return c.json({
+      run: plainSnapshot(snapshot, deliveries),
+      summaries: plain(summaries),
+      ...(points === undefined ? {} : { series: plain(series) }),
+    });
   });
 
   app.get('/api/runs/:uid/series', async (c) => {

@@ -2,7 +2,7 @@
  * Reads runs back from the store: the local flavor's "backend" is the journal
  * itself. Every run, whatever its destinations, can be read here.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TrackstackError } from '../contract/errors.js';
 import { consoleLogger, type Logger } from '../contract/log.js';
@@ -89,9 +89,13 @@ interface RunContents {
   console: Map<number, ConsoleLine>;
 }
 
+/** Runs whose read index a LocalRuns keeps in memory (the most recently read ones). */
+const INDEX_CACHE_RUNS = 32;
+
 export class LocalRuns {
   readonly storeDir: string;
   private readonly logger: Logger;
+  private readonly indexes = new Map<string, { signature: string; index: RunIndex }>();
 
   constructor(storeDir: string = resolveStoreDir(), logger: Logger = consoleLogger) {
     this.storeDir = storeDir;
@@ -182,7 +186,20 @@ export class LocalRuns {
     const dir = new RunDir(this.storeDir, uid);
     const meta = dir.readMeta();
     const segments = await dir.listSegments();
+    // The same run again (a page asking for each chart's series): its index as read last
+    // time, while no segment changed size or time and run.json was not written since.
+    const signature = await runSignature(dir, segments);
+    const cached = this.indexes.get(uid);
+    if (cached !== undefined && cached.signature === signature) {
+      this.indexes.delete(uid);
+      this.indexes.set(uid, cached);
+      return { dir, meta, index: cached.index };
+    }
     const index = await RunIndex.load(dir, segments, meta.status !== 'RUNNING');
+    this.indexes.delete(uid);
+    this.indexes.set(uid, { signature, index });
+    if (this.indexes.size > INDEX_CACHE_RUNS)
+      this.indexes.delete(this.indexes.keys().next().value!);
     return { dir, meta, index };
   }
 
@@ -408,4 +425,18 @@ async function deliveriesOf(dir: RunDir, meta: RunMeta, index: RunIndex): Promis
     });
   }
   return out;
+}
+
+/** What a run's read index depends on: run.json's and each segment's size and change time. */
+async function runSignature(dir: RunDir, segments: readonly string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const path of [dir.metaPath, ...segments.map((s) => dir.segmentPath(s))]) {
+    try {
+      const { size, mtimeMs, ctimeMs } = await stat(path);
+      parts.push(`${size}:${mtimeMs}:${ctimeMs}`);
+    } catch {
+      parts.push('-');
+    }
+  }
+  return `${segments.join(',')}|${parts.join(',')}`;
 }

@@ -166,6 +166,25 @@ describe('the read index', () => {
     expect((await runs.summaries('live')).m).toMatchObject({ count: 100, min: 0, max: 99 });
   });
 
+  it('keeps the index of a run it read, and reads the run again once its journal grew', async () => {
+    const run = await tracker().startRun({ id: 'kept', flushIntervalMs: 0, systemMetrics: false });
+    for (let step = 0; step < 10; step++) run.logMetric('m', step, { step });
+    await run.flush();
+    const runs = new LocalRuns(storeDir);
+    const first = await runs.view('kept');
+    expect(first.summaries.m!.count).toBe(10);
+    // Unchanged: the same index (its series answer from memory, as one read gave them).
+    const again = await runs.view('kept');
+    expect(again.summaries).toEqual(first.summaries);
+    expect(await again.series('m')).toEqual(await first.series('m'));
+    run.logMetric('m', 10, { step: 10 });
+    await run.flush();
+    expect((await runs.summaries('kept')).m).toMatchObject({ count: 11, latest: { step: 10 } });
+    expect((await runs.series('kept', 'm')).points).toHaveLength(11);
+    await run.end();
+    expect((await runs.get('kept')).status).toBe('FINISHED');
+  });
+
   it('gives each series point its wall-clock time: the timestamp when exact, the span of a bucket', async () => {
     const base = Date.UTC(2024, 0, 1);
     const run = await tracker().startRun({ id: 'timed', flushIntervalMs: 0, systemMetrics: false });

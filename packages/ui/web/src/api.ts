@@ -142,8 +142,12 @@ export const api = {
     const text = params.toString();
     return json(`api/runs${text ? `?${text}` : ''}`);
   },
-  run(uid: string): Promise<{ run: Run; summaries: Record<string, Summary> }> {
-    return json(runPath(uid));
+  /** A run; with `points`, the series of its charts too (not system metrics'), at that width. */
+  run(
+    uid: string,
+    points?: number,
+  ): Promise<{ run: Run; summaries: Record<string, Summary>; series?: Record<string, Series> }> {
+    return json(`${runPath(uid)}${points === undefined ? '' : `?points=${Math.round(points)}`}`);
   },
   series(
     uid: string,

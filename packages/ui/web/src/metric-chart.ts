@@ -7,7 +7,7 @@
  * double-click zooms out.
  */
 import uPlot from 'uplot';
-import { api, num, type SeriesPoint } from './api';
+import { api, num, type Series, type SeriesPoint } from './api';
 import { h } from './dom';
 import { formatNumber } from './format';
 import { smooth } from './smoothing';
@@ -95,6 +95,17 @@ export class MetricChart {
   /** The plot's width in CSS pixels: how many points it asks for. */
   private width(): number {
     return Math.max(200, Math.floor(this.plotBox.clientWidth || 400));
+  }
+
+  /** Draws series the page already has (one per source, as `load` would fetch them). */
+  show(series: readonly Series[]): void {
+    this.loading++;
+    this.loaded = this.sources.map((source, i) => ({
+      source,
+      exact: series[i]?.exact ?? true,
+      points: series[i]?.points ?? [],
+    }));
+    this.draw();
   }
 
   /** Loads the series (the zoomed range, else all) and draws them. */
@@ -280,4 +291,20 @@ export class MetricChart {
     this.range = { from, to };
     void this.load();
   }
+}
+
+/** The minimum chart width of a `.chart-grid` (style.css) and the gap between charts, px. */
+const GRID_MIN = 420;
+const GRID_GAP = 11;
+/** A chart's padding and border, and room for a scroll bar that may come. */
+const CHART_CHROME = 30;
+
+/**
+ * How wide each chart of a grid will be, before any is made: what the page asks the server
+ * for with the run (never more than the chart will have pixels).
+ */
+export function gridChartWidth(grid: HTMLElement): number {
+  const width = grid.clientWidth || 400;
+  const columns = Math.max(1, Math.floor((width + GRID_GAP) / (GRID_MIN + GRID_GAP)));
+  return Math.max(200, Math.floor((width - GRID_GAP * (columns - 1)) / columns) - CHART_CHROME);
 }

@@ -4,14 +4,14 @@
  * artifacts with previews. A run still logging updates as it logs (the
  * server's events), with no reload.
  */
-import { api, type Run, type Summary } from './api';
+import { api, type Run, type Series, type Summary } from './api';
 import { artifactPreview, previewKind } from './artifact-preview';
 import { loadSettings, settingsBar } from './chart-settings';
 import { deliveryCell } from './delivery';
 import { fill, h, keyValueTable, section } from './dom';
 import { formatBytes, formatNumber, formatTime, runDuration } from './format';
 import { mediaView } from './media-view';
-import { type ChartSettings, MetricChart } from './metric-chart';
+import { type ChartSettings, gridChartWidth, MetricChart } from './metric-chart';
 
 const SYSTEM = 'system/';
 const AUTO_PREVIEWS = 6;
@@ -181,8 +181,11 @@ export function runView(root: HTMLElement, uid: string): () => void {
       .forEach(([, i]) => void open(i));
   }
 
-  /** Adds charts for keys not drawn yet; refreshes the others (a live run). */
-  async function renderCharts(refresh: boolean) {
+  /**
+   * Adds charts for keys not drawn yet (from `initial` when the run's answer had their
+   * series); refreshes the others (a live run).
+   */
+  async function renderCharts(refresh: boolean, initial: Record<string, Series> = {}) {
     const keys = Object.keys(summaries).sort();
     const work: Promise<void>[] = [];
     for (const key of keys) {
@@ -195,7 +198,9 @@ export function runView(root: HTMLElement, uid: string): () => void {
         );
         charts.set(key, chart);
         (key.startsWith(SYSTEM) ? systemGrid : metricGrid).append(chart.element);
-        work.push(chart.load());
+        const series = initial[key];
+        if (series !== undefined) chart.show([series]);
+        else work.push(chart.load());
       } else if (refresh) {
         work.push(chart.refresh());
       }
@@ -223,12 +228,13 @@ export function runView(root: HTMLElement, uid: string): () => void {
 
   async function load() {
     try {
-      const answer = await api.run(uid);
+      // The run and its first charts' series in one answer, at the width the charts will have.
+      const answer = await api.run(uid, gridChartWidth(metricGrid));
       if (disposed) return;
       run = answer.run;
       summaries = answer.summaries;
       renderRun();
-      await renderCharts(false);
+      await renderCharts(false, answer.series);
       if (run.status === 'RUNNING') follow();
     } catch (e) {
       fill(
