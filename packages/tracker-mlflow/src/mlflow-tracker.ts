@@ -62,8 +62,8 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
   private multipartOffered: boolean | undefined;
   /** The upload that is asking the server whether it does multipart; others wait for its answer. */
   private multipartAsking: Promise<unknown> | undefined;
-  /** Runs whose `mlflow.loggedImages` tag this process has set. */
-  private readonly imageRuns = new Set<string>();
+  /** Per run: its `mlflow.loggedImages` tag, set (or being set) by this process. */
+  private readonly imageRuns = new Map<string, Promise<void>>();
   /** Per run: the last `mlflow.loggedArtifacts` value written (or being written). */
   private readonly tableTags = new Map<string, Promise<string | undefined>>();
 
@@ -159,15 +159,25 @@ export class MlflowExperimentTracker extends BaseExperimentTracker<MlflowConfig>
         file.contentType,
       );
     }
-    if (plan.loggedImages === true && !this.imageRuns.has(ref.runId)) {
-      await this.client.post('runs/set-tag', {
-        run_id: ref.runId,
-        key: LOGGED_IMAGES_TAG,
-        value: 'True',
-      });
-      this.imageRuns.add(ref.runId);
-    }
+    if (plan.loggedImages === true) await this.markLoggedImages(ref.runId);
     if (plan.table !== undefined) await this.addLoggedTable(ref.runId, plan.table);
+  }
+
+  /**
+   * Sets `mlflow.loggedImages` once per run: images uploaded at once share one request (two
+   * set-tag requests of one key at once can collide in MLflow's SQL store: a UNIQUE
+   * constraint error); a failed one is tried again by the next image.
+   */
+  private markLoggedImages(runId: string): Promise<void> {
+    let marked = this.imageRuns.get(runId);
+    if (marked === undefined) {
+      marked = this.client
+        .post('runs/set-tag', { run_id: runId, key: LOGGED_IMAGES_TAG, value: 'True' })
+        .then(() => undefined);
+      this.imageRuns.set(runId, marked);
+      marked.catch(() => this.imageRuns.delete(runId));
+    }
+    return marked;
   }
 
   /** Adds a table to `mlflow.loggedArtifacts`, one update of a run's tag at a time. */
