@@ -149,6 +149,11 @@ export interface MediaImage {
   format: 'png' | 'jpeg';
   width: number;
   height: number;
+  /**
+   * Colour channels from the header: 1 grey, 2 grey and alpha, 3 RGB, 4 RGBA (absent for
+   * images journaled by earlier versions).
+   */
+  channels?: number;
   caption?: string;
   /** The base name of the file it was logged from (absent for bytes). */
   fileName?: string;

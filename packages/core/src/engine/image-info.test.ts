@@ -8,12 +8,15 @@ const fixture = (name: string) =>
 
 describe('readImageInfo', () => {
   it.each([
-    ['rgb.png', 'png', 24, 16],
-    ['gray.png', 'png', 7, 5],
-    ['baseline.jpg', 'jpeg', 24, 16],
-    ['progressive.jpg', 'jpeg', 24, 16],
-  ])('reads the format and size of %s', (name, format, width, height) => {
-    expect(readImageInfo(fixture(name))).toEqual({ format, width, height });
+    ['rgb.png', 'png', 24, 16, 3],
+    ['gray.png', 'png', 7, 5, 1],
+    ['gray-alpha.png', 'png', 3, 2, 2],
+    ['rgba.png', 'png', 5, 4, 4],
+    ['baseline.jpg', 'jpeg', 24, 16, 3],
+    ['progressive.jpg', 'jpeg', 24, 16, 3],
+    ['gray.jpg', 'jpeg', 6, 3, 1],
+  ])('reads the format, size and channels of %s', (name, format, width, height, channels) => {
+    expect(readImageInfo(fixture(name))).toEqual({ format, width, height, channels });
   });
 
   it.each([
@@ -47,6 +50,11 @@ describe('readImageInfo', () => {
   it('reads an image inside a larger buffer (a view with an offset)', () => {
     const png = fixture('rgb.png');
     const big = Buffer.concat([Buffer.alloc(7), png]);
-    expect(readImageInfo(big.subarray(7))).toEqual({ format: 'png', width: 24, height: 16 });
+    expect(readImageInfo(big.subarray(7))).toEqual({
+      format: 'png',
+      width: 24,
+      height: 16,
+      channels: 3,
+    });
   });
 });

@@ -11,7 +11,12 @@ export interface ImageInfo {
   format: ImageFormat;
   width: number;
   height: number;
+  /** Colour channels: 1 grey, 2 grey and alpha, 3 RGB (a PNG palette too), 4 RGBA (or CMYK). */
+  channels: number;
 }
+
+/** A PNG's colour type (IHDR) → its channels. */
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 3, 4: 2, 6: 4 };
 
 /** Why bytes are not an image trackstack takes: a sentence for a typed error. */
 export class ImageFormatProblem {
@@ -48,10 +53,16 @@ function readPng(bytes: Uint8Array): ImageInfo | ImageFormatProblem {
       if (type !== 'IHDR' || length < 13) {
         return new ImageFormatProblem('a PNG whose first chunk is not IHDR');
       }
+      const colorType = bytes[offset + 17]!;
+      const channels = PNG_CHANNELS[colorType];
+      if (channels === undefined) {
+        return new ImageFormatProblem(`a PNG of an unknown colour type (${colorType})`);
+      }
       info = {
         format: 'png',
         width: view.getUint32(offset + 8),
         height: view.getUint32(offset + 12),
+        channels,
       };
       if (info.width === 0 || info.height === 0) {
         return new ImageFormatProblem('a PNG of zero width or height');
@@ -84,11 +95,12 @@ function readJpeg(bytes: Uint8Array): ImageInfo | ImageFormatProblem {
     const length = (bytes[offset + 2]! << 8) | bytes[offset + 3]!;
     if (length < 2 || offset + 2 + length > bytes.length) break;
     if (isStartOfFrame(marker)) {
-      if (length < 7) return new ImageFormatProblem('a JPEG with a short frame header');
+      if (length < 8) return new ImageFormatProblem('a JPEG with a short frame header');
       info = {
         format: 'jpeg',
         height: (bytes[offset + 5]! << 8) | bytes[offset + 6]!,
         width: (bytes[offset + 7]! << 8) | bytes[offset + 8]!,
+        channels: bytes[offset + 9]!,
       };
       if (info.width === 0 || info.height === 0) {
         return new ImageFormatProblem('a JPEG of zero width or height');

@@ -109,6 +109,11 @@ export interface ConformanceOptions<T extends FlavorTracker> {
     faultInjection?: boolean;
     /** The backend keeps `trackstack.uid` as a tag (default true). */
     uidTag?: boolean;
+    /**
+     * The backend keeps metric values as 32-bit floats (TensorBoard's scalars): values read
+     * back are compared with `Math.fround` of what was logged (default false: exactly).
+     */
+    float32?: boolean;
   };
   /** Replace a test with your own, or `false` to skip it (say why in a comment). */
   overrides?: Partial<
@@ -170,6 +175,8 @@ export function describeFlavorConformance<T extends FlavorTracker>(
         (options.capabilities?.faultInjection ?? true) && isExperimentBackend(flavorTracker),
       uidTag: options.capabilities?.uidTag ?? true,
     });
+    /** A logged value as the backend keeps it. */
+    const stored = (value: number) => (options.capabilities?.float32 ? Math.fround(value) : value);
 
     const define = (
       name: ConformanceTest,
@@ -241,9 +248,13 @@ export function describeFlavorConformance<T extends FlavorTracker>(
       });
       expect(view.tags).toMatchObject({ stage: 'dev', version: '3' });
       expect(view.metrics.loss).toEqual(
-        [0, 1, 2, 3, 4].map((step) => ({ value: 1 / (step + 1), step, timestamp: t0 + step })),
+        [0, 1, 2, 3, 4].map((step) => ({
+          value: stored(1 / (step + 1)),
+          step,
+          timestamp: t0 + step,
+        })),
       );
-      expect(view.metrics.acc?.map((p) => p.value)).toEqual([0, 0.1, 0.2, 0.3, 0.4]);
+      expect(view.metrics.acc?.map((p) => p.value)).toEqual([0, 0.1, 0.2, 0.3, 0.4].map(stored));
     });
 
     define(
