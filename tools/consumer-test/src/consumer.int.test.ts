@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type MlflowServer, startMlflowServer } from '@trackstack/test-harness';
+import { type MlflowServer, startMlflowServer, startTensorboard } from '@trackstack/test-harness';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -24,6 +24,7 @@ const PACKED = [
   'tracker-mlflow',
   'tracker-wandb',
   'tracker-template',
+  'tracker-tensorboard',
 ] as const;
 /** A 24×16 PNG (the conformance kit's TEST_PNG), for the programs below. */
 const TEST_PNG_BASE64 =
@@ -314,5 +315,56 @@ console.log(JSON.stringify({ found, pending: report.pendingEvents, runId: report
         files.map((f) => f.path.replace(/\+timestamp\+\d+\+[0-9a-f-]{36}/, '+<t>')).sort(),
       ).toEqual(['images/pred+step+1+<t>+compressed.webp', 'images/pred+step+1+<t>.png']);
     });
+  });
+
+  it('core + tracker-tensorboard alone: a run shows in `tensorboard --logdir` with scalars, params in HParams, and images', async () => {
+    const dir = await project('with-tensorboard', [
+      tarballs.core!,
+      tarballs['tracker-tensorboard']!,
+      'zod@4',
+    ]);
+    await writeFile(
+      join(dir, 'main.ts'),
+      `import { createTracker, FlavorRegistry } from '@trackstack/core';
+import { TensorboardExperimentTracker, tensorboardConfigSchema } from '@trackstack/tracker-tensorboard';
+const registry = await FlavorRegistry.load(process.env.TRACKSTACK_HOME!);
+const found = registry.get('tensorboard').implementation === TensorboardExperimentTracker;
+const tracker = createTracker(new TensorboardExperimentTracker(tensorboardConfigSchema.parse({})));
+const run = await tracker.startRun({ experiment: 'consumer', name: 'tb', systemMetrics: false });
+run.logParams({ lr: 0.01, opt: 'adam' });
+for (let step = 0; step < 20; step++) run.logMetric('loss', 1 / (step + 1), { step });
+await run.logImage('pred', Buffer.from('PNG_BASE64', 'base64'), { step: 1 });
+const report = await run.end();
+console.log(JSON.stringify({ found, pending: report.pendingEvents }));
+`.replace('PNG_BASE64', TEST_PNG_BASE64),
+    );
+    compile(dir);
+    const out = JSON.parse(run(dir, 'out/main.js'));
+    expect(out).toEqual({ found: true, pending: 0 });
+    // log_dir's default, runs/, in the working directory, as PyTorch's SummaryWriter.
+    const tb = await startTensorboard({ logdir: join(dir, 'runs') });
+    try {
+      const runs = await tb.waitForJson<string[]>('/data/runs', (r) => r.includes('consumer/tb'));
+      expect(runs).toEqual(['consumer/tb']);
+      const loss = await tb.waitForJson<[number, number, number][]>(
+        '/data/plugin/scalars/scalars?run=consumer%2Ftb&tag=loss',
+        (points) => points.length === 20,
+      );
+      expect(loss.map(([, step]) => step)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      const experiment = await tb.json<{ hparamInfos: { name: string }[] }>(
+        '/data/plugin/hparams/experiment',
+        { experimentName: '' },
+      );
+      expect(experiment.hparamInfos.map((h) => h.name).sort()).toEqual(['lr', 'opt']);
+      const images = await tb.waitForJson<{ step: number; query: string }[]>(
+        '/data/plugin/images/images?run=consumer%2Ftb&tag=pred&sample=0',
+        (list) => list.length === 1,
+      );
+      expect(images[0]!.step).toBe(1);
+      const image = await fetch(`${tb.url}/data/plugin/images/individualImage?${images[0]!.query}`);
+      expect(Buffer.from(await image.arrayBuffer()).toString('base64')).toBe(TEST_PNG_BASE64);
+    } finally {
+      await tb.stop();
+    }
   });
 });

@@ -39,6 +39,7 @@ export {
   type RunPythonOptions,
   requirementsHash,
   runPython,
+  TENSORBOARD_REQUIREMENTS,
   venvCacheRoot,
   WANDB_MEDIA_REQUIREMENTS,
   WANDB_REQUIREMENTS,
@@ -49,6 +50,12 @@ export {
   type S3Server,
   startS3Server,
 } from './s3.js';
+export {
+  ensureTensorboardEnv,
+  startTensorboard,
+  type TensorboardServer,
+  type TensorboardServerOptions,
+} from './tensorboard.js';
 export {
   type DiffWandbOptions,
   diffWandbRecordings,

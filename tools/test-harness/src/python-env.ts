@@ -42,6 +42,23 @@ export const WANDB_MEDIA_REQUIREMENTS: readonly string[] = Object.freeze([
   'numpy==2.4.6',
 ]);
 
+/**
+ * TensorBoard and tensorboardX, the oracles of the TensorBoard flavor: tensorboardX writes
+ * reference event files, TensorBoard's own loaders and server read ours back. numpy and
+ * Pillow are what tensorboardX's `add_image`/`add_histogram` and the image checks need;
+ * protobuf is pinned to the 6.x line both packages' generated code (6.31.1) was built for
+ * (tensorboard 2.21 accepts `>=6.31.1,<8`). No setuptools pin: tensorboard asks for
+ * `setuptools>=41`, which the venv's own setuptools satisfies, and never imports
+ * `pkg_resources` (it finds plugins through `importlib.metadata`).
+ */
+export const TENSORBOARD_REQUIREMENTS: readonly string[] = Object.freeze([
+  'tensorboard==2.21.0',
+  'tensorboardX==2.6.5',
+  'protobuf==6.33.6',
+  'numpy==2.4.6',
+  'pillow==13.0.0',
+]);
+
 export interface PythonEnv {
   /** Absolute path of the environment's Python interpreter. */
   python: string;
