@@ -175,3 +175,30 @@ describe("a run's delivery state, as the store reads it (LocalRuns.deliveries)",
     });
   });
 });
+
+describe('a process that joined a run (attach)', () => {
+  it("waits for the owner's backend run instead of creating one beside it", async () => {
+    // The owner's create is slow: the joining process starts while it is in flight.
+    backend().latencyMs = 300;
+    const owning = runs().startRun({ flushIntervalMs: 20, systemMetrics: false });
+    let uid: string | undefined;
+    while (uid === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      uid = (await new LocalRuns(storeDir, silentLogger).list())[0]?.uid;
+    }
+    const joined = await runs().startRun({ id: uid, attach: true, systemMetrics: false });
+    joined.logMetric('m', 1, { step: 0 });
+    await joined.end();
+    const owner = await owning;
+    owner.logMetric('m', 2, { step: 1 });
+    await owner.end();
+    backend().latencyMs = 0;
+    expect(backend().calls.filter((c) => c.op === 'createRun')).toHaveLength(1);
+    expect(
+      stored(uid)
+        .metrics.map((p) => p.value)
+        .sort(),
+    ).toEqual([1, 2]);
+    expect(stored(uid).status).toBe('FINISHED');
+  });
+});

@@ -22,7 +22,7 @@ import { JournalReader } from './journal.js';
 import { recordEvents } from './journal-records.js';
 import type { JournalTail } from './journal-tail.js';
 import { deliveredMedia } from './media.js';
-import { RunDir } from './run-dir.js';
+import { type DeliveryState, ownerAlive, RunDir, type RunMeta } from './run-dir.js';
 import { Sender } from './sender.js';
 
 /** Read ahead no further than this many tasks: memory stays bounded whatever the backend does. */
@@ -41,7 +41,17 @@ export interface DeliveryOptions {
   live?: { segment: string; tail: JournalTail | undefined } | undefined;
   retry: RetryPolicy;
   logger: Logger;
+  /**
+   * This process joined a run another process owns (training ranks, `trackstack run`
+   * children): the owner creates the backend run, and this delivery waits for the owner's
+   * ref rather than race it (two creates of one run at once can make two backend runs).
+   * Should the owner be gone before it made one, this process finds or creates it.
+   */
+  attached?: boolean;
 }
+
+/** How often an attached delivery looks for the owner's backend ref. */
+const OWNER_REF_POLL_MS = 100;
 
 export interface DeliveryStatus {
   destination: string;
@@ -202,6 +212,23 @@ export class Delivery {
   }
 
   /** Stops retrying and reading; what is not delivered stays in the journal. */
+  /** An attached process's wait for the owner's backend ref (or for the owner to be gone). */
+  private async ownerState(first: DeliveryState): Promise<DeliveryState> {
+    let state = first;
+    while (state.ref === undefined && !this.abort.signal.aborted) {
+      let owner: RunMeta['owner'] | undefined;
+      try {
+        owner = this.options.runDir.readMeta().owner;
+      } catch {
+        return state;
+      }
+      if (!ownerAlive(owner)) return state;
+      await new Promise((resolve) => setTimeout(resolve, OWNER_REF_POLL_MS));
+      state = await this.options.runDir.readDeliveryState(this.destination);
+    }
+    return state;
+  }
+
   async stop(): Promise<void> {
     this.abort.abort();
     this.sender.stop();
@@ -212,7 +239,8 @@ export class Delivery {
   }
 
   private async createRun(): Promise<RunRef | undefined> {
-    const state = await this.options.runDir.readDeliveryState(this.destination);
+    let state = await this.options.runDir.readDeliveryState(this.destination);
+    if (this.options.attached) state = await this.ownerState(state);
     if (state.finished !== undefined) this.finished = true;
     const existing = state.ref;
     for (let attempt = 0; !this.abort.signal.aborted; attempt++) {

@@ -163,6 +163,7 @@ export async function openRun(
             live: tail === undefined ? undefined : { segment, tail },
             retry,
             logger,
+            attached: attach,
             init: () =>
               runInit(
                 runMeta,
