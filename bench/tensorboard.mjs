@@ -10,8 +10,8 @@
  *   `close()`.
  *
  * Same rows, names and values on both sides. Every run is read back with TensorBoard's own
- * EventAccumulator (packages/tracker-tensorboard's read_events.py) and must hold every
- * point of every metric at steps 0..rows-1; a side that fails the check fails the benchmark
+ * EventAccumulator (tensorboard_count.py) and must hold every point of every metric at
+ * steps 0..rows-1; a side that fails the check fails the benchmark
  * rather than report a number. Repetitions are interleaved. Target: ours ≥ 20× tensorboardX.
  *
  * Usage: node tensorboard.mjs [--rows 20000] [--keys 10] [--reps 5]
@@ -26,7 +26,6 @@ import {
   machineLine,
   options,
   printTable,
-  REPO_DIR,
   runNodeJson,
   runPythonJson,
   summarize,
@@ -42,17 +41,14 @@ process.stdout.write(`TensorBoard: ${machineLine(machine)}\n`);
 const busyBefore = await warnIfBusy('the TensorBoard benchmark');
 const h = await harness();
 const env = await h.ensureTensorboardEnv();
-const READER = join(REPO_DIR, 'packages/tracker-tensorboard/src/__fixtures__/read_events.py');
 
-/** Every point of every metric, read back by TensorBoard. */
+/** Every point of every metric, read back by TensorBoard (tensorboard_count.py). */
 async function check(runDir) {
-  const result = await h.runPython(env, READER, [runDir]);
-  if (result.code !== 0) throw new Error(`read_events.py: ${result.stderr.slice(-2000)}`);
-  const { scalars } = JSON.parse(result.stdout).runs['.'].accumulator;
+  const counts = await runPythonJson(env, 'tensorboard_count.py', [runDir]);
   for (let k = 0; k < opts.keys; k++) {
-    const points = scalars[`metric_${k}`] ?? [];
-    if (points.length !== opts.rows || points.some((p, i) => p.step !== i)) {
-      throw new Error(`metric_${k}: ${points.length} points read back, ${opts.rows} logged`);
+    const tag = counts[`metric_${k}`];
+    if (tag?.count !== opts.rows || !tag.in_order) {
+      throw new Error(`metric_${k}: ${tag?.count ?? 0} points read back, ${opts.rows} logged`);
     }
   }
 }

@@ -15,13 +15,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ensurePythonEnv,
+  findPostgresBin,
   MLFLOW_REQUIREMENTS,
   MlflowOracle,
+  type Postgres,
   type PythonEnv,
+  startPostgres,
 } from '@trackstack/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ManualMlflow, startMlflowOn } from './support/mlflow-server.js';
-import { findPostgresBin, type Postgres, startPostgres } from './support/postgres.js';
+
 import { FIXTURES, PACKAGE_DIR, recordFigures, round } from './support/util.js';
 
 const PROCESSES = Number(process.env.TRACKSTACK_LOAD_PROCESSES ?? 32);

@@ -25,6 +25,13 @@ export {
   type MlflowOracleRun,
   type MlflowOracleRunOptions,
 } from './mlflow-oracle.js';
+export {
+  MLFLOW_POOL_ENV,
+  type MlflowStack,
+  type MlflowStackOptions,
+  startMlflowStack,
+} from './mlflow-stack.js';
+export { findPostgresBin, type Postgres, startPostgres } from './postgres.js';
 export { type RunResult, run as runProcess } from './process.js';
 export {
   basePython,
@@ -32,6 +39,7 @@ export {
   ensurePythonEnv,
   MLFLOW_REQUIREMENTS,
   MLFLOW_S3_REQUIREMENTS,
+  MLFLOW_SCALE_REQUIREMENTS,
   MLFLOW_SYSTEM_METRICS_REQUIREMENTS,
   PYTHON_ENV_MARKER,
   type PythonEnv,

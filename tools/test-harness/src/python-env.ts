@@ -24,6 +24,15 @@ export const MLFLOW_S3_REQUIREMENTS: readonly string[] = Object.freeze([
 ]);
 
 /**
+ * MLflow on PostgreSQL with an S3 artifact store: the S3 environment plus psycopg2 for
+ * MLflow's SQLAlchemy store (2.9.10 ships manylinux wheels for CPython 3.9-3.13).
+ */
+export const MLFLOW_SCALE_REQUIREMENTS: readonly string[] = Object.freeze([
+  ...MLFLOW_S3_REQUIREMENTS,
+  'psycopg2-binary==2.9.10',
+]);
+
+/**
  * MLflow's client with psutil, which `start_run(log_system_metrics=True)` needs: the oracle
  * for the names, units and steps of system metrics.
  */

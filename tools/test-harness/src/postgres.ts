@@ -1,5 +1,5 @@
 /**
- * A throwaway PostgreSQL server for the load test: Debian's server binaries
+ * A throwaway PostgreSQL server for the load and scale tests: Debian's server binaries
  * (`/usr/lib/postgresql/<version>/bin`, or PG_BIN, or `pg_config --bindir`, or PATH), a
  * cluster made by initdb in a temp directory, listening on a free port on 127.0.0.1 only,
  * trust authentication. As root the cluster is owned by and run as the `postgres` user
@@ -10,7 +10,7 @@ import { chownSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '@trackstack/test-harness';
+import { freePort } from './free-port.js';
 
 export interface Postgres {
   port: number;

@@ -1,0 +1,122 @@
+/**
+ * The scale-out path driven from one place (the scale test; bench/scale.mjs runs the same
+ * clients): N client processes (fixtures/scale-child.mjs) logging to one MLflow server at
+ * once, each its own run ("separate"), or each its shard of one run ("shard": the first
+ * client owns and ends the run, the others attach to it by its uid).
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FIXTURES, PACKAGE_DIR } from './util.js';
+
+interface ScaleClientReport {
+  uid: string;
+  runId: string | undefined;
+  pending: number;
+  errors: string[];
+  cpuMs: number;
+  loggedMs: number;
+  seconds: number;
+}
+
+export interface ScaleRound {
+  mode: 'separate' | 'shard';
+  clients: number;
+  pointsPerClient: number;
+  /** Spawn of the first client to the exit of the last. */
+  seconds: number;
+  reports: ScaleClientReport[];
+  /** The shared run's uid (shard mode). */
+  sharedUid: string | undefined;
+}
+
+export async function scaleRound(options: {
+  trackingUri: string;
+  experiment: string;
+  mode: 'separate' | 'shard';
+  clients: number;
+  points: number;
+  keys: number;
+  storeDir: string;
+  endTimeoutMs?: number;
+}): Promise<ScaleRound> {
+  const rendezvous = await mkdtemp(join(tmpdir(), 'trackstack-scale-rendezvous-'));
+  const sharedUid = options.mode === 'shard' ? randomUUID() : undefined;
+  const started = performance.now();
+  try {
+    const reports = await Promise.all(
+      Array.from({ length: options.clients }, (_, index) =>
+        client(options, index, sharedUid, rendezvous),
+      ),
+    );
+    return {
+      mode: options.mode,
+      clients: options.clients,
+      pointsPerClient: options.points,
+      seconds: (performance.now() - started) / 1000,
+      reports,
+      sharedUid,
+    };
+  } finally {
+    await rm(rendezvous, { recursive: true, force: true });
+  }
+}
+
+function client(
+  options: Parameters<typeof scaleRound>[0],
+  index: number,
+  sharedUid: string | undefined,
+  rendezvous: string,
+): Promise<ScaleClientReport> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(
+      process.execPath,
+      [
+        join(FIXTURES, 'scale-child.mjs'),
+        options.trackingUri,
+        options.experiment,
+        String(index),
+        options.storeDir,
+      ],
+      {
+        cwd: PACKAGE_DIR,
+        env: {
+          ...process.env,
+          SCALE_POINTS: String(options.points),
+          SCALE_KEYS: String(options.keys),
+          SCALE_CLIENTS: String(options.clients),
+          ...(sharedUid === undefined
+            ? {}
+            : {
+                SCALE_RUN_ID: sharedUid,
+                SCALE_OWNER: index === 0 ? '1' : '0',
+                SCALE_RENDEZVOUS: rendezvous,
+              }),
+          ...(options.endTimeoutMs === undefined
+            ? {}
+            : { SCALE_END_TIMEOUT_MS: String(options.endTimeoutMs) }),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    proc.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    proc.on('close', (code) => {
+      try {
+        if (code !== 0)
+          throw new Error(`scale client ${index} exited ${code}: ${stderr.slice(-2000)}`);
+        resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ScaleClientReport);
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+}
