@@ -617,3 +617,40 @@ describe('media (logImage, logTable, logHistogram, logText, logJson)', () => {
     expect((await new LocalRuns(storeDir).get(run.uid)).media).toHaveLength(4);
   });
 });
+
+describe('a run its owner ended while another process still logs to it', () => {
+  it('says so, once, to the process still logging; what it logs is still delivered', async () => {
+    const warnings: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (message) => warnings.push(message) };
+    const name = `owner-ended-${process.pid}`;
+    const owner = await memory(name).startRun({ systemMetrics: false });
+    const rank = await memory(name, { logger }).startRun({
+      id: owner.uid,
+      attach: true,
+      systemMetrics: false,
+      logger,
+      flushIntervalMs: 20,
+    });
+    rank.logMetric('m', 1, { step: 0 });
+    await rank.flush();
+    await owner.end();
+    rank.logMetric('m', 2, { step: 1 });
+    // The next journal flush notices the end (no waiting for end()).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const said = warnings.filter((w) =>
+      w.includes('was ended (FINISHED) by the process that owns it'),
+    );
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain(`pid ${process.pid} on ${hostname()}`);
+    const report = await rank.end();
+    expect(report.status).toBe('FINISHED');
+    expect(report.hint).toBe(said[0]);
+    // Said once: end() does not repeat it.
+    expect(warnings.filter((w) => w.includes('was ended'))).toHaveLength(1);
+    expect(
+      InMemoryBackend.get(name)
+        .findByUid(owner.uid)!
+        .metrics.map((p) => p.value),
+    ).toEqual([1, 2]);
+  });
+});

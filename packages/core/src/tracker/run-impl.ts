@@ -117,6 +117,8 @@ export class RunImpl implements Run {
   private endStatus: FinalRunStatus | undefined;
   private timer: NodeJS.Timeout | undefined;
   private monitor: { stop(): void } | undefined;
+  /** The warning said when the owner ended the run under this attached process. */
+  private warnedOwnerEnded: string | undefined;
   private inputsWarned = false;
   /** `destination\0kind` pairs already warned about (a backend without that media kind). */
   private readonly mediaWarned = new Set<string>();
@@ -137,7 +139,10 @@ export class RunImpl implements Run {
     this.buffer = parts.buffer;
     this.limits = parts.limits;
     if (parts.flushIntervalMs > 0) {
-      this.timer = setInterval(() => this.flushToJournal(), parts.flushIntervalMs);
+      this.timer = setInterval(() => {
+        this.flushToJournal();
+        if (parts.attached) this.ownerEnded();
+      }, parts.flushIntervalMs);
       this.timer.unref();
     }
     if (parts.captureConsole) {
@@ -566,16 +571,49 @@ export class RunImpl implements Run {
       this.flushToJournal();
       this.writeEnd(status);
     }
-    // An attached process does not end the run: its report speaks of delivery only.
-    const report = await this.drain(
+    // An attached process does not end the run: its report speaks of delivery only, and of
+    // the run's status when its owner ended it meanwhile.
+    const endedBy = this.parts.attached ? this.ownerEnded() : undefined;
+    const drained = await this.drain(
       timeoutMs,
       this.parts.attached ? 'RUNNING' : (this.endStatus ?? status),
     );
+    const report =
+      endedBy === undefined
+        ? drained
+        : { ...drained, status: endedBy, hint: drained.hint ?? this.ownerEndedMessage(endedBy) };
     for (const delivery of this.parts.deliveries) await delivery.stop();
     this.parts.writer.close();
     this.parts.onEnded(this);
-    if (report.hint !== undefined) this.parts.logger.warn(report.hint);
+    if (report.hint !== undefined && report.hint !== this.warnedOwnerEnded) {
+      this.parts.logger.warn(report.hint);
+    }
     return report;
+  }
+
+  /**
+   * For a process that attached to another's run: the run's final status when its owner
+   * ended it while this process still logs (said once, as a warning), else undefined. What
+   * this process logs is still journaled and delivered; the status stays the owner's.
+   */
+  private ownerEnded(): RunStatus | undefined {
+    let status: RunStatus;
+    try {
+      status = this.parts.dir.readMeta().status;
+    } catch {
+      return undefined;
+    }
+    if (status === 'RUNNING') return undefined;
+    if (this.warnedOwnerEnded === undefined) {
+      this.warnedOwnerEnded = this.ownerEndedMessage(status);
+      this.parts.logger.warn(this.warnedOwnerEnded);
+    }
+    return status;
+  }
+
+  private ownerEndedMessage(status: RunStatus): string {
+    const { pid, host } = this.parts.meta.owner;
+    return `run ${this.uid} was ended (${status}) by the process that owns it (pid ${pid} on ${host}) while this process still logs to it: what this process logs is still kept and delivered, but the run stays ${status}; end a run from its owner only once every process is done (a barrier)`;
   }
 
   /**
