@@ -90,7 +90,7 @@ export class TensorboardExperimentTracker extends BaseExperimentTracker<Tensorbo
   });
 
   private resolved: ResolvedTensorboardConfig | undefined;
-  private readonly open = new Map<string, Promise<OpenRun>>();
+  private readonly open = new Map<string, OpenRun>();
 
   get settings(): ResolvedTensorboardConfig {
     this.resolved ??= resolveTensorboardConfig(this.config);
@@ -125,18 +125,18 @@ export class TensorboardExperimentTracker extends BaseExperimentTracker<Tensorbo
         : join(this.settings.logDir, segment(init.experiment || 'Default'));
     const name = segment(init.name || init.uid);
     let dir = join(base, name);
-    const owner = await readState(dir);
-    if (owner !== undefined && owner.uid !== init.uid) {
+    let existing = await readState(dir);
+    if (existing !== undefined && existing.uid !== init.uid) {
       // Another run has that name: this one's directory is told apart by its uid.
       dir = join(base, `${name}-${init.uid.slice(-8)}`);
+      existing = await readState(dir);
     }
-    const existing = await readState(dir);
     const state: RunState = existing ?? { uid: init.uid, params: {}, startTime: init.startTime };
     await this.guard('make the run directory', dir, async () => {
       await mkdir(dir, { recursive: true });
       await saveState(dir, state);
     });
-    const run = await this.openRun(dir, state);
+    const run = this.openRun(dir, state);
     // The run's start tags (`trackstack.uid`, the source's) once, as the logged ones are.
     if (existing === undefined) {
       await this.append(run, tagEvents(Object.entries(init.tags), init.startTime));
@@ -151,7 +151,7 @@ export class TensorboardExperimentTracker extends BaseExperimentTracker<Tensorbo
       if (state === undefined) {
         throw new TensorboardError(`tensorboard: no run in ${dir} to resume`, { retryable: false });
       }
-      await this.openRun(dir, state);
+      this.openRun(dir, state);
     }
     return this.ref(dir);
   }
@@ -172,17 +172,10 @@ export class TensorboardExperimentTracker extends BaseExperimentTracker<Tensorbo
         Date.now(),
       ),
     );
+    // Steps are whole numbers from 0 (core's validation): every point takes the fast path.
     const scalars = run.scalars;
     forEachMetric(batch, (key, value, step, timestamp) => {
-      if (step >= 0) scalars.add(scalarTag(key), value, step, timestamp / 1000);
-      else
-        events.push(
-          encodeEvent({
-            wallTime: timestamp / 1000,
-            step,
-            summary: [{ tag: scalarTag(key), scalar: value }],
-          }),
-        );
+      scalars.add(scalarTag(key), value, step, timestamp / 1000);
     });
     events.push(scalars.take());
     if (batch.console !== undefined && batch.console.length > 0) {
@@ -282,27 +275,24 @@ export class TensorboardExperimentTracker extends BaseExperimentTracker<Tensorbo
     return typeof dir === 'string' ? dir : join(this.settings.logDir, ...ref.runId.split('/'));
   }
 
-  private openRun(dir: string, state: RunState): Promise<OpenRun> {
+  private openRun(dir: string, state: RunState): OpenRun {
     let run = this.open.get(dir);
     if (run === undefined) {
-      run = Promise.resolve({
+      run = {
         dir,
         state,
         writer: new EventFileWriter(dir, this.settings.maxFileBytes),
         scalars: new ScalarRecords(),
-      });
+      };
       this.open.set(dir, run);
-      run.catch(() => this.open.delete(dir));
     }
     return run;
   }
 
   private async runOf(ref: RunRef): Promise<OpenRun> {
     const dir = this.dirOf(ref);
-    const run = this.open.get(dir);
-    if (run !== undefined) return run;
     // A run this tracker did not start or resume (a sync from another process): open it.
-    await this.resumeRun(ref, { reopen: false });
+    if (!this.open.has(dir)) await this.resumeRun(ref, { reopen: false });
     return this.open.get(dir)!;
   }
 

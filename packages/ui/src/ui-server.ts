@@ -72,17 +72,27 @@ const COOKIE = 'trackstack_ui_token';
 /** At most this many series in a run's answer (`?points=`); the page asks for the others. */
 const EMBEDDED_SERIES = 24;
 
-/** A query number that must be a positive integer (a typed 400 otherwise). */
-function positive(text: string, name: string): number {
+/**
+ * A number from the query (undefined when absent): finite, or with `positiveInteger` a whole
+ * number from 1; anything else a typed 400 naming the parameter.
+ */
+function queryNumber(
+  text: string | undefined,
+  name: string,
+  rule: 'finite' | 'positiveInteger' = 'finite',
+): number | undefined {
+  if (text === undefined) return undefined;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) {
+  const ok = rule === 'finite' ? Number.isFinite(value) : Number.isInteger(value) && value >= 1;
+  if (!ok) {
     throw new TrackstackError(
       'INVALID_FILTER',
-      `${name} must be a positive integer, not ${JSON.stringify(text)}`,
+      `${name} must be ${rule === 'finite' ? 'a number' : 'a positive integer'}, not ${JSON.stringify(text)}`,
     );
   }
   return value;
 }
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
 /** The API as a Hono app (what `startUi` serves), for a store and a token. */
@@ -143,14 +153,13 @@ export function uiApp(options: {
   app.get('/api/runs/:uid', async (c) => {
     const view = await runs.view(c.req.param('uid'));
     const { snapshot, summaries, deliveries } = view;
-    const points = c.req.query('points');
+    const points = queryNumber(c.req.query('points'), 'points', 'positiveInteger');
     // The page's first charts in the same answer: every key's series but system metrics'.
     const series: Record<string, Series> = {};
     if (points !== undefined) {
-      const count = positive(points, 'points');
       const keys = Object.keys(summaries).filter((k) => !k.startsWith('system/'));
       for (const key of keys.slice(0, EMBEDDED_SERIES)) {
-        series[key] = await view.series(key, { points: count });
+        series[key] = await view.series(key, { points });
       }
     }
     return c.json({
@@ -161,14 +170,7 @@ export function uiApp(options: {
   });
 
   app.get('/api/runs/:uid/series', async (c) => {
-    const number = (name: string) => {
-      const text = c.req.query(name);
-      if (text === undefined) return undefined;
-      const value = Number(text);
-      if (!Number.isFinite(value))
-        throw new TrackstackError('INVALID_FILTER', `${name} must be a number`);
-      return value;
-    };
+    const number = (name: string) => queryNumber(c.req.query(name), name);
     const key = c.req.query('key');
     if (key === undefined) return c.json({ error: 'key is needed' }, 400);
     const by = c.req.query('by') === 'order' ? ('order' as const) : ('step' as const);

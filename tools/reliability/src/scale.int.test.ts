@@ -45,13 +45,16 @@ afterAll(async () => {
   if (store !== undefined) await rm(store, { recursive: true, force: true });
 });
 
+/** Skips the test where this machine has no PostgreSQL; under CI that fails instead. */
+function needsPostgres(context: { skip(note?: string): never }): void {
+  if (unavailable === undefined) return;
+  if (process.env.CI === 'true') throw new Error(unavailable);
+  context.skip(unavailable);
+}
+
 describe('the scale-out path: MLflow on PostgreSQL and S3, 4 workers', () => {
   it(`delivers every point of ${CLIENTS} clients, each logging its own run`, async (context) => {
-    if (unavailable !== undefined) {
-      if (process.env.CI === 'true') throw new Error(unavailable);
-      context.skip(unavailable);
-      return;
-    }
+    needsPostgres(context);
     const round = await scaleRound({
       trackingUri: stack!.server.url,
       experiment: 'scale-separate',
@@ -74,11 +77,7 @@ describe('the scale-out path: MLflow on PostgreSQL and S3, 4 workers', () => {
   }, 300_000);
 
   it(`delivers every point of ${CLIENTS} clients logging their shards of one run, to one MLflow run`, async (context) => {
-    if (unavailable !== undefined) {
-      if (process.env.CI === 'true') throw new Error(unavailable);
-      context.skip(unavailable);
-      return;
-    }
+    needsPostgres(context);
     const round = await scaleRound({
       trackingUri: stack!.server.url,
       experiment: 'scale-shard',

@@ -4,12 +4,11 @@
  * once, each its own run ("separate"), or each its shard of one run ("shard": the first
  * client owns and ends the run, the others attach to it by its uid).
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES, PACKAGE_DIR } from './util.js';
+import { FIXTURES, runNode } from './util.js';
 
 interface ScaleClientReport {
   uid: string;
@@ -64,59 +63,44 @@ export async function scaleRound(options: {
   }
 }
 
-function client(
+async function client(
   options: Parameters<typeof scaleRound>[0],
   index: number,
   sharedUid: string | undefined,
   rendezvous: string,
 ): Promise<ScaleClientReport> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(
-      process.execPath,
-      [
-        join(FIXTURES, 'scale-child.mjs'),
-        options.trackingUri,
-        options.experiment,
-        String(index),
-        options.storeDir,
-      ],
-      {
-        cwd: PACKAGE_DIR,
-        env: {
-          ...process.env,
-          SCALE_POINTS: String(options.points),
-          SCALE_KEYS: String(options.keys),
-          SCALE_CLIENTS: String(options.clients),
-          ...(sharedUid === undefined
-            ? {}
-            : {
-                SCALE_RUN_ID: sharedUid,
-                SCALE_OWNER: index === 0 ? '1' : '0',
-                SCALE_RENDEZVOUS: rendezvous,
-              }),
-          ...(options.endTimeoutMs === undefined
-            ? {}
-            : { SCALE_END_TIMEOUT_MS: String(options.endTimeoutMs) }),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+  const result = await runNode(
+    [
+      join(FIXTURES, 'scale-child.mjs'),
+      options.trackingUri,
+      options.experiment,
+      String(index),
+      options.storeDir,
+    ],
+    {
+      env: {
+        SCALE_POINTS: String(options.points),
+        SCALE_KEYS: String(options.keys),
+        SCALE_CLIENTS: String(options.clients),
+        ...(sharedUid === undefined
+          ? {}
+          : {
+              SCALE_RUN_ID: sharedUid,
+              SCALE_OWNER: index === 0 ? '1' : '0',
+              SCALE_RENDEZVOUS: rendezvous,
+            }),
+        ...(options.endTimeoutMs === undefined
+          ? {}
+          : { SCALE_END_TIMEOUT_MS: String(options.endTimeoutMs) }),
       },
+      // A bound on the process, beyond any wait of its own.
+      timeoutMs: (options.endTimeoutMs ?? 0) + 300_000,
+    },
+  );
+  if (result.code !== 0) {
+    throw new Error(
+      `scale client ${index} exited ${result.code ?? result.signal}: ${result.stderr.slice(-2000)}`,
     );
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    proc.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    proc.on('close', (code) => {
-      try {
-        if (code !== 0)
-          throw new Error(`scale client ${index} exited ${code}: ${stderr.slice(-2000)}`);
-        resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ScaleClientReport);
-      } catch (error) {
-        reject(error);
-      }
-    });
-  });
+  }
+  return JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '') as ScaleClientReport;
 }
