@@ -234,7 +234,10 @@ describe('a planted secret', () => {
     }
     const down = await cli(['experiment-tracker', 'verify', 'down', '--debug']);
     expect(down.code).toBe(1);
-    expect(down.stderr).toMatch(/unreachable/);
+    expect(down.stderr).toMatch(
+      /MLflow refused the connection \(ECONNREFUSED\) \[BACKEND_UNREACHABLE\]/,
+    );
+    expect(down.stderr).toContain('hint: nothing listens at that address');
     const untrusted = await cli(['experiment-tracker', 'verify', 'tls', '--debug']);
     expect(untrusted.code).toBe(1);
     expect(untrusted.stderr).toMatch(/TLS certificate was not accepted/);

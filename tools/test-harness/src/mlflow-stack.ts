@@ -4,7 +4,7 @@
  * comparison) and an S3 artifact store (moto), all on 127.0.0.1.
  */
 import { type MlflowServer, startMlflowServer } from './mlflow.js';
-import { type Postgres, startPostgres } from './postgres.js';
+import { type Postgres, type PostgresOptions, startPostgres } from './postgres.js';
 import { ensurePythonEnv, MLFLOW_SCALE_REQUIREMENTS } from './python-env.js';
 import { type S3Server, startS3Server } from './s3.js';
 
@@ -12,6 +12,10 @@ export interface MlflowStackOptions {
   store: 'postgres' | 'sqlite';
   /** `mlflow server --workers` (uvicorn's). Default 4. */
   workers?: number;
+  /** The PostgreSQL server's options (its connection limit). */
+  postgres?: PostgresOptions;
+  /** Environment over the harness's (e.g. MLflow's pool size, instead of {@link MLFLOW_POOL_ENV}). */
+  env?: Record<string, string>;
 }
 
 export interface MlflowStack {
@@ -40,11 +44,11 @@ export async function startMlflowStack(options: MlflowStackOptions): Promise<Mlf
   let postgres: Postgres | undefined;
   try {
     await s3.createBucket('mlflow');
-    postgres = options.store === 'postgres' ? await startPostgres() : undefined;
+    postgres = options.store === 'postgres' ? await startPostgres(options.postgres) : undefined;
     const server = await startMlflowServer({
       pythonEnv: env,
       artifactsDestination: 's3://mlflow/artifacts',
-      env: { ...s3.clientEnv(), ...MLFLOW_POOL_ENV },
+      env: { ...s3.clientEnv(), ...MLFLOW_POOL_ENV, ...options.env },
       extraArgs: [
         ...(postgres === undefined ? [] : ['--backend-store-uri', postgres.url('mlflow')]),
         '--workers',

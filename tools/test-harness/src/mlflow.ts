@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +59,11 @@ export interface MlflowServer {
   restart(): Promise<void>;
   /** The server's output so far (last ~256 KiB). */
   logs(): string;
+  /**
+   * The process ids of the server's uvicorn workers now (uvicorn spawns them through
+   * multiprocessing, and starts a new one when one dies).
+   */
+  workerPids(): number[];
 }
 
 /** The cached Python environment with the pinned MLflow ({@link MLFLOW_REQUIREMENTS}). */
@@ -175,6 +181,7 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
       await rm(dir, { recursive: true, force: true });
       cleanupAtExit.keep();
     },
+    workerPids: () => (proc ? uvicornWorkers(proc.child.pid!) : []),
     async restart() {
       if (stopped) throw new Error('MlflowServer.restart: the server was stopped');
       await halt();
@@ -207,4 +214,36 @@ async function waitForHealth(url: string, proc: ManagedChild, timeoutMs: number)
     }
     await delay(200);
   }
+}
+
+/** The descendants of `root` that are multiprocessing's spawned children (uvicorn's workers). */
+function uvicornWorkers(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const workers: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    for (const pid of children.get(queue.shift()!) ?? []) {
+      queue.push(pid);
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('multiprocessing.spawn')) {
+          workers.push(pid);
+        }
+      } catch {
+        // gone
+      }
+    }
+  }
+  return workers;
 }

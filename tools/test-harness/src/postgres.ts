@@ -72,7 +72,12 @@ function pg(bin: string, name: string, args: string[]): string {
 const live = new Set<() => void>();
 let exitHook = false;
 
-export async function startPostgres(): Promise<Postgres> {
+export interface PostgresOptions {
+  /** The server's `max_connections` (default 300, room for MLflow's pools of 4 workers). */
+  maxConnections?: number;
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<Postgres> {
   const bin = findPostgresBin();
   if (bin === undefined) throw new Error('no PostgreSQL server binaries (initdb, pg_ctl) found');
   const dir = await mkdtemp(join(tmpdir(), 'trackstack-pg-'));
@@ -104,7 +109,7 @@ export async function startPostgres(): Promise<Postgres> {
       '-t',
       '60',
       '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off`,
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=${options.maxConnections ?? 300} -c fsync=off`,
       'start',
     ]);
     started = true;

@@ -145,6 +145,93 @@ describe('a backend that comes back', () => {
   });
 });
 
+describe('what the user is told while the backend does not take requests', () => {
+  function recordingLogger() {
+    const lines: string[] = [];
+    return {
+      lines,
+      warn: (message: string) => lines.push(`warn ${message}`),
+      info: (message: string) => lines.push(`info ${message}`),
+      debug: () => {},
+    };
+  }
+  const full = () =>
+    new BackendError('BACKEND_UNAVAILABLE', 'writeBatch: the backend answered 503', {
+      retryable: true,
+      statusCode: 503,
+      hint: 'its database has no connection left: raise max_connections',
+    });
+
+  it('a warning with the answer and what it means, once; the end report says why events wait', async () => {
+    const logger = recordingLogger();
+    const run = await runs().startRun({ flushIntervalMs: 0, logger });
+    backend().breakDown('writeBatch', full);
+    for (let i = 0; i < 5; i++) {
+      run.logMetric('m', i, { step: i });
+      await run.flush({ timeoutMs: 300 });
+    }
+    const warnings = logger.lines.filter((line) => line.startsWith('warn'));
+    expect(warnings).toEqual([
+      'warn memory: the backend cannot take requests now (writeBatch: the backend answered 503: its database has no connection left: raise max_connections); logging goes on into the journal, and delivery resumes as soon as it answers',
+    ]);
+    // end() waits as long as the caller says, then says what is still failing, and where the
+    // events are.
+    const report = await run.end('FINISHED', { timeoutMs: 300 });
+    expect(report.pendingEvents).toBeGreaterThan(0);
+    expect(report.hint).toContain('memory last failed with: writeBatch: the backend answered 503');
+    expect(report.hint).toContain('raise max_connections');
+    expect(report.hint).toContain(`trackstack sync ${run.uid}`);
+  });
+
+  it('says when a request has had no answer for 30 s, and when answers come promptly again', async () => {
+    const logger = recordingLogger();
+    const run = await runs().startRun({ flushIntervalMs: 0, logger });
+    backend().latencyMs = 40_000;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const calls = vi.spyOn(backend(), 'call');
+      const writeStarted = async () => {
+        // Real I/O (the journal read) goes on while the fake clock stands still.
+        const count = calls.mock.calls.filter(([op]) => op === 'writeBatch').length;
+        for (let i = 0; i < 2000; i++) {
+          if (calls.mock.calls.filter(([op]) => op === 'writeBatch').length > count) return;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        throw new Error('the delivery sent no write');
+      };
+      run.logMetric('m', 1, { step: 0 });
+      const flushed = run.flush({ timeoutMs: 60_000 });
+      await writeStarted();
+      const advance = async (ms: number) => {
+        for (let t = 0; t < ms; t += 500) {
+          // Real I/O (the journal) between fake half-seconds.
+          await new Promise((resolve) => setImmediate(resolve));
+          await new Promise((resolve) => setImmediate(resolve));
+          await vi.advanceTimersByTimeAsync(500);
+        }
+      };
+      await advance(29_000);
+      expect(logger.lines.filter((line) => line.includes('no answer'))).toEqual([]);
+      await advance(2_000);
+      expect(logger.lines.filter((line) => line.includes('no answer'))).toEqual([
+        "warn memory: a write request has had no answer for 30 s: the backend is slow (overloaded, or waiting on its database); logging goes on into the journal, and the request is given up to the tracker's request timeout, then sent again",
+      ]);
+      await advance(10_000);
+      expect((await flushed).pendingEvents).toBe(0);
+      backend().latencyMs = 0;
+      run.logMetric('m', 2, { step: 1 });
+      const again = run.flush({ timeoutMs: 10_000 });
+      await writeStarted();
+      await advance(1_000);
+      expect((await again).pendingEvents).toBe(0);
+      expect(logger.lines.at(-1)).toBe('info memory: the backend answers promptly again');
+    } finally {
+      vi.useRealTimers();
+    }
+    await run.end();
+  });
+});
+
 describe("a run's delivery state, as the store reads it (LocalRuns.deliveries)", () => {
   it('counts the records a destination has not acknowledged, then its finished run', async () => {
     const run = await runs().startRun({ flushIntervalMs: 20, systemMetrics: false });

@@ -17,6 +17,7 @@ import { type RetryPolicy, retryDelay } from '../contract/retry.js';
 import type { FinalRunStatus, MediaKind, RunInit, RunRef } from '../contract/types.js';
 import { Batcher, type Task } from './batcher.js';
 import { type PendingRecord, SegmentCursors } from './cursors.js';
+import { DeliveryNotices, SLOW_REQUEST_MS } from './delivery-notices.js';
 import { DestinationHealth } from './health.js';
 import { JournalReader } from './journal.js';
 import { recordEvents } from './journal-records.js';
@@ -62,6 +63,8 @@ export interface DeliveryStatus {
   ackedEvents: number;
   finished: boolean;
   errors: BackendError[];
+  /** While events wait: the last retryable failure, with what it usually means. */
+  retrying: string | undefined;
 }
 
 interface SegmentReader {
@@ -101,7 +104,7 @@ export class Delivery {
   private loop: Promise<void> | undefined;
   private ready: Promise<void> | undefined;
   private createStarted: Promise<RunRef | undefined> | undefined;
-  private warnedDown = false;
+  private readonly notices: DeliveryNotices;
 
   constructor(options: DeliveryOptions) {
     this.options = options;
@@ -114,6 +117,7 @@ export class Delivery {
       typeof options.backend.logMedia === 'function' ? (capabilities.media ?? []) : [],
     );
     this.health = new DestinationHealth({ retry: options.retry });
+    this.notices = new DeliveryNotices(options.destination, options.logger);
     this.batcher = new Batcher<PendingRecord>({
       limits: limits.request,
       console: capabilities.console === true,
@@ -136,6 +140,7 @@ export class Delivery {
       isWrite: (task) => task.kind === 'write',
       execute: (task) => this.execute(task),
       settled: (task, error) => this.settled(task, error),
+      retried: (_task, error, destinationWide) => this.notices.retried(error, destinationWide),
       describe: (task) => `${this.destination}: ${task.kind}`,
       log: (message) => options.logger.debug(message),
     });
@@ -208,10 +213,10 @@ export class Delivery {
       ackedEvents: this.cursors?.acked ?? 0,
       finished: this.finished,
       errors: [...this.errors],
+      retrying: this.notices.retrying,
     };
   }
 
-  /** Stops retrying and reading; what is not delivered stays in the journal. */
   /** An attached process's wait for the owner's backend ref (or for the owner to be gone). */
   private async ownerState(first: DeliveryState): Promise<DeliveryState> {
     let state = first;
@@ -229,6 +234,7 @@ export class Delivery {
     return state;
   }
 
+  /** Stops retrying and reading; what is not delivered stays in the journal. */
   async stop(): Promise<void> {
     this.abort.abort();
     this.sender.stop();
@@ -252,9 +258,12 @@ export class Delivery {
       }
       if (admission === 'probe') this.health.probeStarted();
       try {
-        const ref = existing
-          ? await this.backend.resumeRun(existing, { reopen: state.finished === undefined })
-          : await this.backend.createRun(await this.options.init());
+        const init = existing === undefined ? await this.options.init() : undefined;
+        const ref = await this.timed('create', () =>
+          existing
+            ? this.backend.resumeRun(existing, { reopen: state.finished === undefined })
+            : this.backend.createRun(init!),
+        );
         this.health.answered();
         this.ref = ref;
         await this.options.runDir.writeDeliveryState(this.destination, { ...state, ref });
@@ -267,12 +276,7 @@ export class Delivery {
           this.fail(backendError);
           return undefined;
         }
-        if (!this.warnedDown) {
-          this.warnedDown = true;
-          this.options.logger.warn(
-            `${this.destination}: cannot reach the backend (${backendError.message}); logging to the journal and retrying in the background`,
-          );
-        }
+        this.notices.retried(backendError, true);
         // Nothing else can go before the run exists: any failure holds the destination.
         this.health.failed(
           backendError,
@@ -301,16 +305,32 @@ export class Delivery {
     });
   }
 
-  /** Says once per outage that the backend is gone, and when it is back. */
+  /** Says once per outage that the backend is gone (and why), and when it is back. */
   private reportHealth(): void {
-    if (this.health.isDown && !this.warnedDown && this.ref !== undefined) {
-      this.warnedDown = true;
-      this.options.logger.warn(
-        `${this.destination}: cannot reach the backend; logging goes on into the journal, and delivery resumes as soon as it answers`,
-      );
-    } else if (!this.health.isDown && this.warnedDown) {
-      this.warnedDown = false;
-      this.options.logger.info(`${this.destination}: backend reachable again, delivering`);
+    if (this.health.isDown) {
+      if (this.ref !== undefined) this.notices.down();
+    } else {
+      this.notices.up();
+    }
+  }
+
+  /**
+   * Runs one request, and says so when it has had no answer for SLOW_REQUEST_MS (uploads
+   * excepted: a large file takes as long as it takes).
+   */
+  private async timed<T>(kind: string, request: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    const timer =
+      kind === 'artifact' || kind === 'media'
+        ? undefined
+        : setTimeout(() => this.notices.slow(kind, Date.now() - started), SLOW_REQUEST_MS);
+    timer?.unref();
+    try {
+      const result = await request();
+      this.notices.answered(Date.now() - started < SLOW_REQUEST_MS);
+      return result;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -411,7 +431,11 @@ export class Delivery {
     return this.nextTask();
   }
 
-  private async execute(task: Task<PendingRecord>): Promise<void> {
+  private execute(task: Task<PendingRecord>): Promise<void> {
+    return this.timed(task.kind, () => this.send(task));
+  }
+
+  private async send(task: Task<PendingRecord>): Promise<void> {
     const ref = this.ref!;
     switch (task.kind) {
       case 'write':

@@ -34,6 +34,7 @@ function send(
       settled.push({ id: job.id, error });
       if (settled.length === jobs.length) done();
     },
+    retried: () => {},
     describe: (job) => `job ${job.id}`,
     log: () => {},
     ...options,
@@ -119,6 +120,38 @@ describe('sender', () => {
     expect(settled.at(-1)?.id).toBe(0);
     expect(attempts).toBe(3);
     expect(settled.find((s) => s.id === 5)?.error?.code).toBe('BACKEND_REJECTED');
+  });
+
+  it('tells of each retry whether it took the destination down, before the health hears of it', async () => {
+    const health = new DestinationHealth({ retry: DEFAULT_RETRY_POLICY });
+    const told: [number, string, boolean, boolean][] = [];
+    let attempts = 0;
+    const { finished } = send(
+      jobs(2),
+      async (job) => {
+        attempts += 1;
+        if (job.id === 0 && attempts === 1) {
+          throw new BackendError('BACKEND_UNREACHABLE', 'reset', { retryable: true });
+        }
+        if (job.id === 1 && attempts <= 3) {
+          throw new BackendError('BACKEND_UNAVAILABLE', '500', {
+            retryable: true,
+            statusCode: 500,
+          });
+        }
+      },
+      {
+        health,
+        concurrency: 1,
+        retried: (job, error, wide) => told.push([job.id, error.message, wide, health.isDown]),
+      },
+    );
+    await finished;
+    expect(told[0]).toEqual([0, 'reset', true, false]);
+    expect(
+      told.slice(1).every(([id, message, wide]) => id === 1 && message === '500' && !wide),
+    ).toBe(true);
+    expect(told.length).toBeGreaterThanOrEqual(2);
   });
 
   it('paces writes, and a hurry skips the wait', async () => {

@@ -33,6 +33,11 @@ export interface SenderOptions<T> {
   execute(task: T): Promise<void>;
   /** The task is done: acknowledged (no error), or refused for good (the error). */
   settled(task: T, error: BackendError | undefined): void;
+  /**
+   * A task failed and goes again: `destinationWide` when the failure took the destination's
+   * health down (called before the health hears of it, so a warning can say why).
+   */
+  retried(task: T, error: BackendError, destinationWide: boolean): void;
   /** For the debug line of a retry. */
   describe(task: T): string;
   log(message: string): void;
@@ -164,7 +169,9 @@ export class Sender<T> {
       options.settled(entry.task, failure);
     } else {
       entry.attempts += 1;
-      if (DestinationHealth.isDestinationWide(failure)) {
+      const destinationWide = DestinationHealth.isDestinationWide(failure);
+      options.retried(entry.task, failure, destinationWide);
+      if (destinationWide) {
         // It goes again as soon as the destination answers. A task that failed again although
         // the backend answered others in between (one request the backend keeps refusing as
         // "unavailable") backs off on its own instead of holding the probe cadence.

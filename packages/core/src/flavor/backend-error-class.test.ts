@@ -12,6 +12,7 @@ const AcmeError = defineBackendError({
   retryable: ({ errorCode }) => (errorCode === 'TRY_LATER' ? true : undefined),
   retryAfterMs: (headers) =>
     headers['x-quota-reset'] === undefined ? undefined : Number(headers['x-quota-reset']) * 1000,
+  hint: ({ message }) => (message.includes('full') ? 'give Acme more room' : undefined),
   authHint: 'check acme_key',
   tlsHint: 'give acme_ca',
 });
@@ -77,6 +78,15 @@ describe('defineBackendError', () => {
     expect(auth.hint).toBe('check acme_key');
   });
 
+  it('explains an answer the flavor knows the meaning of, and others not', () => {
+    const full = AcmeError.fromResponse('POST /things', {
+      status: 503,
+      body: JSON.stringify({ code: 'UNAVAILABLE', detail: 'the disk is full' }),
+    });
+    expect(full).toMatchObject({ retryable: true, hint: 'give Acme more room' });
+    expect(AcmeError.fromResponse('GET /', { status: 503, body: 'busy' }).hint).toBeUndefined();
+  });
+
   it('speaks of another peer without reading its body as the backend’s', () => {
     const error = AcmeError.fromResponse(
       'PUT part 1',
@@ -94,7 +104,10 @@ describe('defineBackendError', () => {
       Object.assign(new Error('x'), { code: 'ECONNRESET' }),
     );
     expect(reset).toMatchObject({ code: 'BACKEND_UNREACHABLE', retryable: true });
-    expect(reset.message).toBe('GET /: Acme unreachable (ECONNRESET)');
+    expect(reset.message).toBe('GET /: Acme closed the connection before answering (ECONNRESET)');
+    expect(reset.hint).toContain('workers restarting');
+    const refused = AcmeError.fromNetwork('GET /', { cause: { code: 'ECONNREFUSED' } });
+    expect(refused.message).toBe('GET /: Acme refused the connection (ECONNREFUSED)');
     const tls = AcmeError.fromNetwork('GET /', { cause: { code: 'CERT_HAS_EXPIRED' } });
     expect(tls).toMatchObject({
       code: 'BACKEND_UNREACHABLE',

@@ -11,6 +11,7 @@
  *     peer: 'MLflow',
  *     parseBody: (body) => ...,             // MLflow's {"error_code", "message"}
  *     authHint: 'check tracking_token',
+ *     hint: ({ message }) => ...,           // what an answer means, e.g. a database out of connections
  *   });
  *   throw MlflowError.fromResponse('POST runs/log-batch', { status, body, headers });
  *   throw MlflowError.fromNetwork('POST runs/log-batch', error);
@@ -57,6 +58,15 @@ export interface BackendErrorSpec {
   retryAfterMs?: (
     headers: Readonly<Record<string, string | string[] | undefined>>,
   ) => number | undefined;
+  /**
+   * What an answer means for the user, where the backend's words alone do not say it (MLflow's
+   * database out of connections: which server settings must fit which limit).
+   */
+  hint?: (answer: {
+    status: number;
+    errorCode: string | undefined;
+    message: string;
+  }) => string | undefined;
   /** Printed after a 401 or 403 (which fields hold the credentials). */
   authHint?: string;
   /** Printed after a TLS verification failure (how to give the CA, or turn checks off by name). */
@@ -148,21 +158,21 @@ export function defineBackendError(spec: BackendErrorSpec): BackendErrorClass {
         retryAfterMs:
           parseRetryAfter(header(headers, 'retry-after')) ?? spec.retryAfterMs?.(headers),
         errorCode,
-        hint: auth ? spec.authHint : undefined,
+        hint: auth ? spec.authHint : spec.hint?.({ status, errorCode, message: detail }),
       });
     }
 
     static fromNetwork(what: string, error: unknown, options: { peer?: string } = {}): FlavorError {
       const failure = describeNetworkFailure(error);
       const reason = failure.tls
-        ? "the server's TLS certificate was not accepted"
-        : `${options.peer ?? spec.peer} unreachable`;
+        ? failure.reason
+        : `${options.peer ?? spec.peer} ${failure.reason}`;
       const detail = failure.code ?? (error instanceof Error ? error.message : String(error));
       return new FlavorError(`${what}: ${reason} (${detail})`, {
         code: 'BACKEND_UNREACHABLE',
         retryable: failure.retryable,
         cause: error,
-        hint: failure.tls ? (spec.tlsHint ?? failure.hint) : undefined,
+        hint: failure.tls ? (spec.tlsHint ?? failure.hint) : failure.hint,
       });
     }
   }

@@ -19,4 +19,16 @@ describe('describeNetworkFailure', () => {
       });
     }
   });
+
+  it('says what usually causes each kind of failure', () => {
+    const hint = (code: string) =>
+      describeNetworkFailure(new TypeError('fetch failed', { cause: { code } })).hint;
+    expect(hint('UND_ERR_SOCKET')).toContain('workers restarting');
+    expect(hint('ECONNRESET')).toBe(hint('UND_ERR_SOCKET'));
+    expect(hint('ECONNREFUSED')).toContain('down or restarting');
+    expect(hint('UND_ERR_HEADERS_TIMEOUT')).toContain('overloaded');
+    expect(hint('ENOTFOUND')).toContain('does not resolve');
+    expect(hint('EHOSTUNREACH')).toContain('cannot be reached');
+    expect(describeNetworkFailure(new Error('something else')).hint).toBeUndefined();
+  });
 });

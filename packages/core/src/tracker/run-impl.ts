@@ -651,7 +651,7 @@ export class RunImpl implements Run {
               .map((d) => d.name)
               .join(
                 ', ',
-              )}; they are safe in the journal: deliver them with \`trackstack sync ${this.uid}\``
+              )}${retryingNote(statuses, destinations)}; they are safe in the journal: deliver them with \`trackstack sync ${this.uid}\``
           : undefined,
     };
   }
@@ -752,4 +752,17 @@ export class RunImpl implements Run {
       `run ${this.uid} has ended; start a new run to log more`,
     );
   }
+}
+
+/** Why events still wait, as each destination's last retryable failure says it. */
+function retryingNote(
+  statuses: readonly DeliveryStatus[],
+  reports: readonly DestinationReport[],
+): string {
+  const notes = statuses.flatMap((status, i) =>
+    status.retrying === undefined || reports[i]!.pendingEvents === 0
+      ? []
+      : [`${status.destination} last failed with: ${status.retrying}`],
+  );
+  return notes.length === 0 ? '' : ` (${notes.join('; ')})`;
 }

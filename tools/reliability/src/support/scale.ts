@@ -18,6 +18,8 @@ interface ScaleClientReport {
   cpuMs: number;
   loggedMs: number;
   seconds: number;
+  /** What the run and tracker told the user ("warn: ..." / "info: ..."), in order. */
+  messages: string[];
 }
 
 export interface ScaleRound {
@@ -40,6 +42,8 @@ export async function scaleRound(options: {
   keys: number;
   storeDir: string;
   endTimeoutMs?: number;
+  /** Log the points over about this long instead of as fast as possible. */
+  spreadMs?: number;
 }): Promise<ScaleRound> {
   const rendezvous = await mkdtemp(join(tmpdir(), 'trackstack-scale-rendezvous-'));
   const sharedUid = options.mode === 'shard' ? randomUUID() : undefined;
@@ -82,6 +86,7 @@ async function client(
         SCALE_POINTS: String(options.points),
         SCALE_KEYS: String(options.keys),
         SCALE_CLIENTS: String(options.clients),
+        ...(options.spreadMs === undefined ? {} : { SCALE_SPREAD_MS: String(options.spreadMs) }),
         ...(sharedUid === undefined
           ? {}
           : {
