@@ -42,8 +42,6 @@ export async function scaleRound(options: {
   keys: number;
   storeDir: string;
   endTimeoutMs?: number;
-  /** Log the points over about this long instead of as fast as possible. */
-  spreadMs?: number;
 }): Promise<ScaleRound> {
   const rendezvous = await mkdtemp(join(tmpdir(), 'trackstack-scale-rendezvous-'));
   const sharedUid = options.mode === 'shard' ? randomUUID() : undefined;
@@ -86,7 +84,6 @@ async function client(
         SCALE_POINTS: String(options.points),
         SCALE_KEYS: String(options.keys),
         SCALE_CLIENTS: String(options.clients),
-        ...(options.spreadMs === undefined ? {} : { SCALE_SPREAD_MS: String(options.spreadMs) }),
         ...(sharedUid === undefined
           ? {}
           : {
